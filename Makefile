@@ -1,0 +1,35 @@
+# Two commands: `make run` (set up and start on embedded defaults) and `make test` (all tests).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test check train bench lint setup clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml tools/bootstrap.sh
+	bash tools/bootstrap.sh
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m actions.cli run
+
+test: $(STAMP)
+	bash tools/ensure-redis.sh
+	$(PY) -m pytest
+
+check: $(STAMP)
+	$(PY) -m actions.cli check
+
+train: $(STAMP)
+	$(PY) -m actions.cli train
+
+bench: $(STAMP)
+	$(PY) tools/bench_chat.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check actions voice_gateway tests tools
+
+clean:
+	rm -rf $(VENV) models var

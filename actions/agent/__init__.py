@@ -1,0 +1,1 @@
+"""Rasa SDK actions: thin wrappers over the script engine, records and referrals."""

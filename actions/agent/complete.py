@@ -1,0 +1,113 @@
+"""Completing a script: decide, record, refer and tell the resident the reference."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.agent.calls import finish_call, result_slots
+from actions.agent.form import run_for
+from actions.agent.options import start_option
+from actions.runtime import get_runtime
+from actions.scripts.engine import Decision, ScriptRun, State
+
+
+def _contact_answers(state: State) -> dict[str, Any]:
+    answers = dict(state.get("answers") or {})
+    for key in ("caller_name", "contact_number"):
+        if answers.get(key) == "unknown":
+            answers[key] = None
+    return answers
+
+
+def _outcome_message(run: ScriptRun, decision: Decision) -> str | None:
+    """The resident's message: the rule's, plus the signpost, placement and hours where relevant."""
+    parts = [decision.message] if decision.message else []
+    if decision.outcome == "signposted" and decision.signpost is not None and not decision.message:
+        parts.append(f"The best people to help are {decision.signpost.describe()}.")
+    if decision.outcome == "placed" and decision.placement is not None:
+        provider = decision.placement
+        parts.append(
+            f"I've made a provisional booking for tonight at {provider.name}, {provider.address} "
+            f"(phone {provider.phone}). The on-call housing officer will confirm it and call you."
+        )
+    if decision.outcome == "transferred" and decision.signpost is not None and not decision.message:
+        parts.append(f"I'm transferring you to {decision.signpost.describe()}.")
+    return " ".join(parts) if parts else None
+
+
+def _final_option(run: ScriptRun, decision: Decision) -> str:
+    """A trade-specific canonical option (``housing_repairs/plumber``) where the organisation has one."""
+    specific = f"{run.option_id}/{decision.sub_category}" if decision.sub_category else ""
+    return specific if specific in run.org.options else run.option_id
+
+
+class ActionCompleteScript(Action):
+    """Runs after ``script_form`` finishes: the script's decision becomes a recorded action."""
+
+    def name(self) -> str:
+        """Action name used in the form-completion rule."""
+        return "action_complete_script"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        """Decide, record, refer and reply; or switch script when safeguarding interrupted."""
+        runtime = get_runtime()
+        state: State | None = tracker.get_slot("script_state")
+        run = run_for(state)
+        if run is None or state is None:
+            return []
+        halt = state.get("halt") or {}
+        events: list[EventType] = [SlotSet("script_state", None), SlotSet("script_answer", None)]
+        if halt.get("outcome") == "cancelled":
+            dispatcher.utter_message(
+                text="OK, I've stopped and nothing has been reported. If you need us, just message again."
+            )
+            return [*events, SlotSet("call_outcome", None)]
+        if halt.get("switch_to"):
+            # Keep what was already reported before switching: nothing is ever lost.
+            if state.get("answers"):
+                await self._record(runtime, tracker, run, state, partial=True)
+            return events + await start_option(runtime, dispatcher, tracker, run.org, halt["switch_to"])
+        result = await self._record(runtime, tracker, run, state, partial=False)
+        dispatcher.utter_message(text=result.message)
+        return events + result_slots(result)
+
+    async def _record(self, runtime: Any, tracker: Tracker, run: ScriptRun, state: State, *, partial: bool) -> Any:
+        halt = state.get("halt") or {}
+        if halt.get("outcome") == "transferred" or partial:
+            decision = Decision(
+                outcome="daytime" if partial else "transferred", sub_category=run.config.sub_category
+            )
+            if not partial:
+                decision.message = (
+                    "I'm passing you to a call handler now, with everything you've told me. "
+                    "They will call you back on the number you gave, or you can call "
+                    f"{run.org.profile.phone_numbers.get('out_of_hours') or run.org.profile.daytime_service.phone}."
+                )
+        else:
+            decision = run.decide(state)
+        flags = list(state.get("flags") or [])
+        if partial:
+            flags.append("interrupted_by_safeguarding")
+        summary = run.summary(state)
+        extra = [summary] if summary else []
+        extra += decision.notes
+        return await finish_call(
+            runtime,
+            tracker,
+            run.org,
+            service_option=_final_option(run, decision),
+            outcome=decision.outcome,
+            message=_outcome_message(run, decision),
+            priority=decision.priority,
+            sub_category=decision.sub_category,
+            answers=_contact_answers(state),
+            address=state.get("address"),
+            flags=flags,
+            details_extra=extra,
+        )

@@ -1,0 +1,140 @@
+"""Actions around the scripts: session start, greeting, reference look-up, hand-over."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.agent.calls import current_po, finish_call, result_slots, unknown_po_reply
+from actions.runtime import get_runtime
+
+_REFERENCE = re.compile(r"\b([A-Za-z]{2,4})[\s-]*(\d{8})[\s-]*(\d{4})\b")
+
+STATUS_WORDS = {
+    "pending": "is waiting to be sent to the on-call officer",
+    "sent": "has been sent to the on-call officer",
+    "failed": "could not be emailed yet, so our staff are passing it on by phone",
+    "not_required": "was dealt with on the call",
+}
+
+
+class ActionSessionStart(Action):
+    """Starts a conversation, keeping the organisation the website said this chat is for."""
+
+    def name(self) -> str:
+        """Rasa's session-start hook."""
+        return "action_session_start"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        """Start the session and carry ``po`` over from the first message's metadata."""
+        metadata = tracker.get_slot("session_started_metadata") or {}
+        po = metadata.get("po") if isinstance(metadata, dict) else None
+        events: list[EventType] = [SessionStarted()]
+        if po:
+            events.append(SlotSet("po", str(po)))
+        events.append(ActionExecuted("action_listen"))
+        return events
+
+
+class ActionGreet(Action):
+    """Greets in the organisation's own words, with any announcement staff have set."""
+
+    def name(self) -> str:
+        """Action name used in rules."""
+        return "action_greet"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        """Say the greeting, or explain the organisation is unknown."""
+        runtime = get_runtime()
+        po = current_po(tracker)
+        org = runtime.registry.get(po)
+        if org is None:
+            dispatcher.utter_message(text=unknown_po_reply(runtime, po))
+            return [SlotSet("po", None)]
+        dispatcher.utter_message(text=org.profile.greeting)
+        if org.profile.announcement:
+            dispatcher.utter_message(text=org.profile.announcement)
+        dispatcher.utter_message(text="If anyone is in immediate danger, please call 999.")
+        return [SlotSet("po", org.id)]
+
+
+class ActionCheckReference(Action):
+    """Tells a resident the status of a reference they quote."""
+
+    def name(self) -> str:
+        """Action name used in rules."""
+        return "action_check_reference"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        """Look the reference up for this organisation and say where it is."""
+        runtime = get_runtime()
+        org = runtime.registry.get(current_po(tracker))
+        text = (tracker.latest_message or {}).get("text") or ""
+        match = _REFERENCE.search(text)
+        if not match:
+            dispatcher.utter_message(
+                text="Please give me the reference exactly as we gave it to you, for example ENF-20261122-0042."
+            )
+            return []
+        reference = f"{match.group(1).upper()}-{match.group(2)}-{match.group(3)}"
+        request = runtime.store.get(reference)
+        if request is None or (org is not None and request.po != org.id):
+            dispatcher.utter_message(
+                text=f"I can't find reference {reference}. Please check it, or tell me what the problem is and I'll help."
+            )
+            return []
+        status = STATUS_WORDS.get(request.referral_status, request.referral_status)
+        option = runtime.registry.canonical_rows.get(request.service_option, request.service_option)
+        when = request.created_at.strftime("%d %B at %H:%M") if request.created_at else "earlier"
+        reply = f"Reference {request.reference} ({option}, reported {when}) {status}."
+        if request.status != "open":
+            reply = f"Reference {request.reference} ({option}) has been closed by the team."
+        runtime.store.add_update(request.reference, "status_query", "Resident asked for the status", now=runtime.now())
+        dispatcher.utter_message(text=reply)
+        return [SlotSet("reference", request.reference)]
+
+
+class ActionHandToPerson(Action):
+    """Hands the conversation to a person, with a record and the transcript."""
+
+    def name(self) -> str:
+        """Action name used in rules."""
+        return "action_hand_to_person"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        """Record a transfer (referred with the transcript) and tell the resident what happens."""
+        runtime = get_runtime()
+        po = current_po(tracker)
+        org = runtime.registry.get(po)
+        if org is None:
+            dispatcher.utter_message(text=unknown_po_reply(runtime, po))
+            return []
+        option = tracker.get_slot("service_option") or "general_enquiry"
+        phone = org.profile.phone_numbers.get("out_of_hours") or org.profile.daytime_service.phone
+        result = await finish_call(
+            runtime,
+            tracker,
+            org,
+            service_option=option if option in runtime.registry.canonical else "out_of_scope",
+            outcome="transferred",
+            message=(
+                "I'm passing you to a call handler now, with everything you've told me so far. "
+                f"If we get cut off, call {phone}."
+            ),
+            answers={"details": "Resident asked to speak to a person."},
+            check_duplicates=False,
+        )
+        dispatcher.utter_message(text=result.message)
+        return result_slots(result)

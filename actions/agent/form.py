@@ -1,0 +1,125 @@
+"""The one Rasa form that runs every script: ``script_form``.
+
+Its required slots come from the script: while the script has a question left, the form requires
+``script_answer``; each answer is validated by the script engine and stored in the ``script_state``
+slot, then ``script_answer`` is emptied so the form asks the next question. Because the questions
+are read from data on every turn, staff can change a question without retraining the model.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.runtime import get_runtime
+from actions.scripts.engine import ScriptRun, State
+
+#: Explicit phrases that always mean "a person, please" or "say that again", whatever NLU thinks.
+_ASK_HUMAN = re.compile(
+    r"\b(speak|talk) (to|with) (a |an |some)?(real |actual )?(person|human|someone|operator|agent|adviser|advisor)\b"
+    r"|\b(real|actual) person\b|\bhuman being\b|\boperator\b",
+    re.IGNORECASE,
+)
+_REPEAT = re.compile(r"\b(say (that|it) again|repeat( that| the question)?|pardon|come again|what was the question)\b", re.I)
+_STOP = re.compile(r"^\s*(stop|cancel|forget it|never ?mind|quit)\s*[.!]*\s*$", re.IGNORECASE)
+
+#: Intents that interrupt any script, with the confidence needed mid-script.
+SAFEGUARDING_INTENTS = {"suicide_risk": 0.6}
+
+
+def run_for(state: State | None) -> ScriptRun | None:
+    """Rebuild the script run a saved state belongs to (``None`` if it no longer exists)."""
+    if not state:
+        return None
+    registry = get_runtime().registry
+    org = registry.get(state.get("po"))
+    if org is None or state.get("option") not in org.options:
+        return None
+    return ScriptRun.for_option(registry, org, state["option"])
+
+
+def _intent(tracker: Tracker) -> tuple[str | None, float]:
+    intent = (tracker.latest_message or {}).get("intent") or {}
+    return intent.get("name"), float(intent.get("confidence") or 0.0)
+
+
+def interruption(state: State, text: str, intent: str | None, confidence: float) -> dict[str, Any] | None:
+    """Whether the answer is really a request to leave the script (safeguarding, a person, stop)."""
+    for option_id, threshold in SAFEGUARDING_INTENTS.items():
+        if intent == option_id and confidence >= threshold and state.get("option") != option_id:
+            return {"switch_to": option_id}
+    if _ASK_HUMAN.search(text) or (intent == "ask_human" and confidence >= 0.8):
+        return {"outcome": "transferred", "reason": "asked_for_person"}
+    if _STOP.match(text) or (intent == "stop" and confidence >= 0.9):
+        return {"outcome": "cancelled", "reason": "resident_stopped"}
+    return None
+
+
+class ValidateScriptForm(FormValidationAction):
+    """Validates every script answer through the script engine."""
+
+    def name(self) -> str:
+        """Rasa calls ``validate_<form name>``."""
+        return "validate_script_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        """``script_answer`` while the script has something left to ask, else nothing."""
+        state = tracker.get_slot("script_state")
+        run = run_for(state)
+        if run is None or (run.prompt(state) is None):
+            return []
+        return ["script_answer"]
+
+    def validate_script_answer(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        """Apply the answer to the script (or note an interruption) and ask the next question."""
+        state = tracker.get_slot("script_state")
+        run = run_for(state)
+        if run is None:
+            return {"script_answer": None}
+        text = str(slot_value or "")
+        intent, confidence = _intent(tracker)
+        halt = interruption(state, text, intent, confidence)
+        if halt is not None:
+            return {"script_answer": None, "script_state": {**state, "halt": halt}}
+        if intent == "repeat" or _REPEAT.search(text):
+            return {"script_answer": None}
+        new_state, reply = run.answer(state, text, intent)
+        if reply:
+            dispatcher.utter_message(text=reply)
+        return {"script_answer": None, "script_state": new_state}
+
+
+class ActionAskScriptAnswer(Action):
+    """Asks the script's current question (Rasa calls ``action_ask_<slot>``)."""
+
+    def name(self) -> str:
+        """Ask action for the ``script_answer`` slot."""
+        return "action_ask_script_answer"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        """Say the prompt for where the script is now."""
+        state = tracker.get_slot("script_state")
+        run = run_for(state)
+        prompt = run.prompt(state) if run else None
+        if prompt:
+            dispatcher.utter_message(text=prompt)
+        return []

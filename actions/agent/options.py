@@ -1,0 +1,164 @@
+"""Choosing the Service Option for what the resident said, and starting its script."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.agent.calls import clock_override, current_po, finish_call, result_slots, unknown_po_reply
+from actions.orgs.loader import Organisation, Registry
+from actions.orgs.models import FaqEntry
+from actions.runtime import Runtime, get_runtime
+from actions.scripts.engine import ScriptRun
+
+FORM = "script_form"
+#: Minimum NLU confidence to switch to safeguarding in the middle of another script.
+SAFEGUARDING_OPTIONS = ("suicide_risk",)
+
+
+def resolve_option(org: Organisation, intent: str, entities: list[dict[str, Any]]) -> str:
+    """Map an intent (and a ``trade`` entity) to the organisation's canonical option id."""
+    if intent == "housing_repairs":
+        for entity in entities:
+            if entity.get("entity") == "trade":
+                specific = f"housing_repairs/{entity.get('value')}"
+                if specific in org.options:
+                    return specific
+    return intent
+
+
+def pick_faq(entries: list[FaqEntry], option_id: str, text: str) -> FaqEntry | None:
+    """The FAQ entry of an option whose keywords the question uses most, else its first entry."""
+    lowered = text.lower()
+    candidates = [entry for entry in entries if entry.service_option == option_id]
+    scored = [
+        (sum(1 for word in entry.keywords if re.search(rf"\b{re.escape(word.lower())}", lowered)), index, entry)
+        for index, entry in enumerate(candidates)
+    ]
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    return scored[0][2] if scored else None
+
+
+def not_offered_message(registry: Registry, org: Organisation, option_id: str) -> str:
+    """Say the organisation doesn't offer it, and who does: urgent services, neighbours, daytime."""
+    label = (registry.canonical_rows.get(option_id) or option_id.replace("_", " ")).lower()
+    parts = [f"{org.profile.short_name} doesn't run an out-of-hours service for {label}."]
+    for key in registry.not_offered.get(option_id, []):
+        contact = org.profile.contacts.get(key)
+        if contact:
+            parts.append(f"Please contact {contact.describe()}.")
+    neighbours = [registry.organisations[n] for n in org.profile.neighbours if n in registry.organisations]
+    takers = [n for n in neighbours if option_id in n.options]
+    for taker in takers[:3]:
+        phone = taker.profile.phone_numbers.get("out_of_hours") or taker.profile.daytime_service.phone
+        areas = " or ".join(taker.profile.area_boroughs)
+        parts.append(f"If the problem is in {areas}, {taker.profile.name} can help on {phone}.")
+    if org.profile.kind == "housing_association" and not takers:
+        parts.append("Your local council's out-of-hours service may be able to help.")
+    daytime = org.profile.daytime_service
+    parts.append(f"You can also contact {daytime.describe()}.")
+    return " ".join(parts)
+
+
+async def start_option(
+    runtime: Runtime,
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    org: Organisation,
+    option_id: str,
+) -> list[EventType]:
+    """Run the organisation's handling of one option: hours, FAQ, signpost or its script."""
+    registry = runtime.registry
+    text = (tracker.latest_message or {}).get("text") or ""
+    base: list[EventType] = [SlotSet("po", org.id), SlotSet("script_state", None), SlotSet("script_answer", None)]
+    if option_id not in registry.canonical or option_id not in org.options:
+        outcome = "out_of_scope" if option_id not in registry.canonical else "signposted"
+        message = (
+            not_offered_message(registry, org, option_id) if outcome == "signposted" else None
+        )
+        result = await finish_call(
+            runtime, tracker, org, service_option="out_of_scope", outcome=outcome, message=message,
+            answers={"details": text},
+        )
+        if outcome == "out_of_scope":
+            result.message = f"{result.message} {org.profile.daytime_service.describe()} may be able to point you in the right direction."
+        dispatcher.utter_message(text=result.message)
+        return base + result_slots(result)
+    config = org.options[option_id]
+    script = registry.scripts[config.script]
+    now = runtime.now(clock_override(tracker))
+    if not org.is_open(option_id, now) and config.outside_hours is not None:
+        rule = config.outside_hours
+        contact = org.profile.contacts.get(rule.signpost or "") if rule.signpost else None
+        message = rule.message or f"That service isn't running right now. Please contact {contact.describe() if contact else org.profile.daytime_service.describe()}."
+        result = await finish_call(
+            runtime, tracker, org, service_option=option_id, outcome=rule.outcome or "signposted",
+            message=message, answers={"details": text},
+        )
+        dispatcher.utter_message(text=result.message)
+        return base + result_slots(result)
+    if script.answer_from_faq:
+        entry = pick_faq(org.faq, option_id, text)
+        answer = entry.answer if entry else f"I don't have that information. {org.profile.daytime_service.describe()} can help."
+        result = await finish_call(
+            runtime, tracker, org, service_option=option_id, outcome="resolved", message=answer,
+            answers={"details": text},
+        )
+        dispatcher.utter_message(text=result.message)
+        return base + result_slots(result)
+    run = ScriptRun.for_option(registry, org, option_id)
+    if not run.questions:
+        decision = run.decide(run.new_state())
+        message = decision.message or (
+            f"{org.profile.short_name} doesn't take reports about this out of hours. "
+            f"Please contact {decision.signpost.describe()}." if decision.signpost else None
+        )
+        result = await finish_call(
+            runtime, tracker, org, service_option=option_id, outcome=decision.outcome, message=message,
+            answers={"details": text}, priority=decision.priority,
+        )
+        dispatcher.utter_message(text=result.message)
+        return base + result_slots(result)
+    opening = run.opening()
+    if opening:
+        dispatcher.utter_message(text=opening)
+    state = run.new_state()
+    return [
+        *base,
+        SlotSet("service_option", option_id),
+        SlotSet("call_outcome", None),
+        SlotSet("reference", None),
+        SlotSet("repair_priority", None),
+        SlotSet("script_state", state),
+        FollowupAction(FORM),
+    ]
+
+
+class ActionSelectServiceOption(Action):
+    """Work out which Service Option the resident needs and start handling it."""
+
+    def name(self) -> str:
+        """Action name used in rules."""
+        return "action_select_service_option"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        """Resolve the option from the intent and hand over to :func:`start_option`."""
+        runtime = get_runtime()
+        po = current_po(tracker)
+        org = runtime.registry.get(po)
+        if org is None:
+            dispatcher.utter_message(text=unknown_po_reply(runtime, po))
+            return [SlotSet("po", None)]
+        latest = tracker.latest_message or {}
+        intent = (latest.get("intent") or {}).get("name") or "out_of_scope"
+        option_id = resolve_option(org, intent, latest.get("entities") or [])
+        events: list[EventType] = []
+        if tracker.active_loop_name:
+            events.append(ActiveLoop(None))
+        return events + await start_option(runtime, dispatcher, tracker, org, option_id)

@@ -1,0 +1,191 @@
+"""Command line of the agent: ``python -m actions.cli check|train|run``.
+
+``make run`` calls ``run``: validate the organisation data (refusing to start on an error), train the
+Rasa model only when its inputs changed (models are cached by a hash of their inputs), then start
+the action server and ``rasa run --enable-api`` in the foreground.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+from actions.orgs.errors import ConfigError
+from actions.orgs.loader import load_registry
+from actions.settings import PROJECT_ROOT, get_settings
+
+BOT = PROJECT_ROOT / "bot"
+MODEL_INPUTS = [BOT / "config.yml", BOT / "domain", BOT / "data", PROJECT_ROOT / "nlu_data"]
+MODELS = PROJECT_ROOT / "models"
+VAR = PROJECT_ROOT / "var"
+
+
+def model_hash() -> str:
+    """Hash of everything training reads, so an unchanged model is never trained twice."""
+    digest = hashlib.sha256()
+    for root in MODEL_INPUTS:
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for path in files:
+            digest.update(str(path.relative_to(PROJECT_ROOT)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def model_path() -> Path:
+    """Where the model for the current inputs is (or will be) stored."""
+    return MODELS / f"ooh-{model_hash()}.tar.gz"
+
+
+def check() -> int:
+    """Validate all organisation data; print every problem with file and field."""
+    settings = get_settings()
+    try:
+        registry = load_registry(settings.service_scripts_dir)
+    except ConfigError as exc:
+        print("Organisation data is not valid; the agent will not start until this is fixed:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    print(f"Organisation data OK: {len(registry.organisations)} organisations, {len(registry.scripts)} scripts.")
+    return 0
+
+
+def train(force: bool = False) -> Path:
+    """Train the model if no cached model matches the current inputs; return its path."""
+    target = model_path()
+    if target.exists() and not force:
+        print(f"Model up to date: {target.relative_to(PROJECT_ROOT)}")
+        return target
+    MODELS.mkdir(exist_ok=True)
+    print("Training the Rasa model (a few minutes on 2 cores)...", flush=True)
+    rasa = Path(sys.executable).with_name("rasa")
+    subprocess.run(
+        [
+            str(rasa), "train", "--config", str(BOT / "config.yml"), "--domain", str(BOT / "domain"),
+            "--data", str(BOT / "data"), str(PROJECT_ROOT / "nlu_data"), "--out", str(MODELS),
+            "--fixed-model-name", target.name.removesuffix(".tar.gz"),
+        ],
+        check=True,
+        cwd=PROJECT_ROOT,
+    )
+    for old in MODELS.glob("ooh-*.tar.gz"):
+        if old != target:
+            old.unlink()
+    return target
+
+
+def write_endpoints(action_port: int, redis_url: str | None) -> Path:
+    """Endpoints for this run: SQLite tracker store by default, Redis (with lock store) by URL."""
+    VAR.mkdir(exist_ok=True)
+    lines = ["action_endpoint:", f'  url: "http://127.0.0.1:{action_port}/webhook"']
+    if redis_url:
+        url = urllib.parse.urlparse(redis_url)
+        db = (url.path or "/0").lstrip("/") or "0"
+        common = [f'  url: "{url.hostname or "127.0.0.1"}"', f"  port: {url.port or 6379}", f"  db: {db}"]
+        if url.password:
+            common.append(f'  password: "{url.password}"')
+        lines += ["tracker_store:", "  type: redis", *common, "lock_store:", "  type: redis", *common]
+    else:
+        lines += ["tracker_store:", "  type: SQL", '  dialect: "sqlite"', f'  db: "{VAR / "conversations.db"}"']
+    path = VAR / "endpoints.yml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def wait_for(url: str, timeout: float) -> bool:
+    """Poll a health URL until it answers 200."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.5)
+    return False
+
+
+def run(rasa_port: int, action_port: int) -> int:
+    """Start the action server and Rasa in the foreground until interrupted."""
+    if check():
+        return 1
+    model = train()
+    settings = get_settings()
+    endpoints = write_endpoints(action_port, settings.redis_url or os.environ.get("REDIS_URL"))
+    env = dict(os.environ)
+    bin_dir = Path(sys.executable).parent
+    actions = subprocess.Popen(
+        [str(bin_dir / "python"), "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
+        cwd=PROJECT_ROOT,
+        env=env,
+    )
+    rasa = subprocess.Popen(
+        [
+            str(bin_dir / "rasa"), "run", "--enable-api", "--port", str(rasa_port), "--model", str(model),
+            "--endpoints", str(endpoints), "--credentials", str(BOT / "credentials.yml"),
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+    )
+    processes = [actions, rasa]
+
+    def stop(*_: object) -> None:
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    ok = wait_for(f"http://127.0.0.1:{action_port}/health", 120) and wait_for(
+        f"http://127.0.0.1:{rasa_port}/status", 300
+    )
+    if ok:
+        print(f"Ready: chat on http://127.0.0.1:{rasa_port}/webhooks/rest/webhook, actions on :{action_port}", flush=True)
+    while all(process.poll() is None for process in processes):
+        time.sleep(0.5)
+    stop()
+    for process in processes:
+        process.wait(timeout=30)
+    return 0 if ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    parser = argparse.ArgumentParser(prog="ooh", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("check", help="validate organisation data")
+    train_cmd = sub.add_parser("train", help="train the model if its inputs changed")
+    train_cmd.add_argument("--force", action="store_true")
+    sub.add_parser("model-path", help="print the cached model path for the current inputs")
+    run_cmd = sub.add_parser("run", help="check, train and start the stack")
+    run_cmd.add_argument("--rasa-port", type=int, default=5005)
+    run_cmd.add_argument("--action-port", type=int, default=5055)
+    args = parser.parse_args(argv)
+    if args.command == "check":
+        return check()
+    if args.command == "train":
+        train(force=args.force)
+        return 0
+    if args.command == "model-path":
+        print(model_path())
+        return 0
+    if args.command == "run":
+        if shutil.which("rasa", path=str(Path(sys.executable).parent)) is None:
+            print("rasa is not installed in this environment: run `make run`", file=sys.stderr)
+            return 1
+        return run(args.rasa_port, args.action_port)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,14 @@
+"""Service requests: what each call produced, its reference, later updates and referral state.
+
+Persistence lives here, apart from the Rasa actions, so the same store serves the action server,
+the referral retry loop, staff tools and the tests. Nothing connects to a database at import time.
+"""
+
+from actions.records.store import (
+    RecordStore,
+    RequestUpdateView,
+    ServiceRequestView,
+    normalise_reference,
+)
+
+__all__ = ["RecordStore", "RequestUpdateView", "ServiceRequestView", "normalise_reference"]

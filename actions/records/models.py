@@ -1,0 +1,144 @@
+"""SQLAlchemy tables of the service-request store.
+
+Three tables:
+
+* ``service_requests``: one row per finished call that produced an action, with the caller's
+  answers, the transcript and the state of its referral to on-call staff.
+* ``request_updates``: what happened to a request afterwards (a duplicate report, a status query,
+  each referral attempt, a staff note). Rows are only ever added, so the history is an audit trail.
+* ``reference_counters``: the last reference number handed out per prefix and day. Incrementing it
+  in the same transaction as the insert is what keeps references unique with many writers.
+
+Times are stored as UTC without a zone (SQLite has no zoned type and PostgreSQL's
+``timestamp without time zone`` would silently drop an offset); :class:`UTCDateTime` converts on
+the way in and out so the rest of the code only ever sees zone-aware datetimes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import declarative_base, relationship
+
+Base: Any = declarative_base()
+
+#: Values of ``ServiceRequest.status``: staff close requests; duplicates are searched among open ones.
+REQUEST_STATUSES = ("open", "closed")
+#: Values of ``ServiceRequest.referral_status``.
+REFERRAL_STATUSES = ("pending", "sent", "failed", "not_required")
+#: Values of ``RequestUpdate.kind``.
+UPDATE_KINDS = ("duplicate_report", "status_query", "referral_attempt", "note")
+
+
+class UTCDateTime(TypeDecorator):  # type: ignore[type-arg]
+    """A datetime stored as naive UTC and returned as aware UTC.
+
+    Naive values are refused on the way in: guessing their zone is how an hour goes missing at
+    the clock change, so the store makes them aware (in the service's zone) before they get here.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert an aware datetime to naive UTC for storage."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the record store; attach a time zone first")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Mark a stored naive UTC datetime as UTC."""
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+class ServiceRequest(Base):
+    """One service request: a call that ended in an action, and everything needed to act on it."""
+
+    __tablename__ = "service_requests"
+
+    id = Column(Integer, primary_key=True)
+    reference = Column(String(32), nullable=False, unique=True)
+    po = Column(String(64), nullable=False)
+    service_option = Column(String(100), nullable=False)
+    sub_category = Column(String(100))
+    priority = Column(String(32))
+    call_outcome = Column(String(32), nullable=False)
+    status = Column(String(16), nullable=False, default="open")
+    caller_name = Column(String(200))
+    contact_number = Column(String(64))
+    address = Column(Text)
+    uprn = Column(String(32))
+    address_verified = Column(Boolean, nullable=False, default=False)
+    #: Address text normalised for duplicate search (lower case, no punctuation or postcode).
+    address_key = Column(String(500))
+    #: Postcode found at the end of the address, normalised (``N1 1AA``), for duplicate search.
+    address_postcode = Column(String(10))
+    details = Column(Text, nullable=False, default="")
+    answers = Column(JSON, nullable=False, default=dict)
+    transcript = Column(JSON, nullable=False, default=list)
+    channel = Column(String(64))
+    sender_id = Column(String(200))
+    started_at = Column(UTCDateTime)
+    ended_at = Column(UTCDateTime)
+    referral_dispatched_at = Column(UTCDateTime)
+    referral_status = Column(String(16), nullable=False, default="pending")
+    flags = Column(JSON, nullable=False, default=list)
+    created_at = Column(UTCDateTime, nullable=False)
+
+    updates = relationship(
+        "RequestUpdate",
+        back_populates="request",
+        order_by="(RequestUpdate.at, RequestUpdate.id)",
+        cascade="all, delete-orphan",
+    )
+
+    __table_args__ = (
+        # Duplicate checks (5.2.7): same organisation and option, open, same UPRN or address.
+        Index("ix_requests_dup_uprn", "po", "service_option", "status", "uprn"),
+        Index("ix_requests_dup_address", "po", "service_option", "status", "address_key"),
+        # Rapid search by caller name and time of call (7.4.2).
+        Index("ix_requests_po_created", "po", "created_at"),
+        Index("ix_requests_caller_name", "po", "caller_name"),
+        Index("ix_requests_referral", "referral_status"),
+    )
+
+
+class RequestUpdate(Base):
+    """Something that happened to a request after it was created. Rows are never changed."""
+
+    __tablename__ = "request_updates"
+
+    id = Column(Integer, primary_key=True)
+    request_id = Column(Integer, ForeignKey("service_requests.id"), nullable=False, index=True)
+    at = Column(UTCDateTime, nullable=False)
+    kind = Column(String(32), nullable=False)
+    text = Column(Text, nullable=False, default="")
+    data = Column(JSON)
+
+    request = relationship("ServiceRequest", back_populates="updates")
+
+
+class ReferenceCounter(Base):
+    """Last reference number used for one prefix on one (local) day."""
+
+    __tablename__ = "reference_counters"
+
+    prefix = Column(String(8), primary_key=True)
+    day = Column(String(8), primary_key=True)
+    last = Column(Integer, nullable=False)

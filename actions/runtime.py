@@ -1,0 +1,66 @@
+"""Process-wide services of the action server, built on first use (never at import time).
+
+The Rasa SDK imports every module under ``actions/`` when it starts; building clients or opening
+databases there would make imports slow and tests order-dependent. Instead the actions ask for
+the runtime when they run, and tests can swap it with :func:`set_runtime`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from actions.orgs.loader import Registry, load_registry
+from actions.records.store import RecordStore
+from actions.referrals.email import ReferralMailer
+from actions.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Everything the actions need: settings, organisation data, records and the mailer."""
+
+    settings: Settings
+    registry: Registry
+    store: RecordStore
+    mailer: ReferralMailer
+    background: set[asyncio.Task[object]] = field(default_factory=set)
+
+    def now(self, override: str | None = None) -> datetime:
+        """Local time, or the ``now`` a test put in the message metadata when that is allowed."""
+        zone = ZoneInfo(self.settings.timezone)
+        if override and self.settings.allow_clock_override:
+            moment = datetime.fromisoformat(override)
+            return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+        return datetime.now(zone)
+
+
+_runtime: Runtime | None = None
+
+
+def build_runtime(settings: Settings | None = None) -> Runtime:
+    """Load and validate everything; raises ``ConfigError`` on bad organisation data."""
+    settings = settings or get_settings()
+    registry = load_registry(settings.service_scripts_dir)
+    store = RecordStore(settings.database_url)
+    store.create_all()
+    return Runtime(settings, registry, store, ReferralMailer(settings))
+
+
+def get_runtime() -> Runtime:
+    """The runtime, built on first use."""
+    global _runtime
+    if _runtime is None:
+        _runtime = build_runtime()
+    return _runtime
+
+
+def set_runtime(runtime: Runtime | None) -> None:
+    """Replace the runtime (tests) or forget it so the next use rebuilds it."""
+    global _runtime
+    _runtime = runtime

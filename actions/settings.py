@@ -1,0 +1,56 @@
+"""One typed settings object for the action server, the tools and the tests.
+
+Values come from environment variables prefixed ``OOH_`` (e.g. ``OOH_SMTP_PORT=2525``) so the same
+code runs on a laptop with embedded defaults and in production with real servers.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseSettings, Field
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Runtime configuration.
+
+    Attributes:
+        service_scripts_dir: Folder holding ``<po>/`` organisation data and ``_scripts``/``_common``.
+        database_url: SQLAlchemy URL of the service-request store (SQLite by default).
+        smtp_host: SMTP server that carries referral emails to on-call staff.
+        smtp_port: Its port.
+        smtp_from: Sender address of referral emails.
+        smtp_timeout_seconds: Socket timeout for one SMTP attempt.
+        smtp_attempts_per_stage: Tries per contact before falling back to the next stage.
+        smtp_retry_delay_seconds: Pause between tries (kept short in tests).
+        timezone: Local time zone of the service; hours of operation and rotas are in it.
+        redis_url: When set, Rasa keeps conversations in Redis with a Redis lock store.
+        allow_clock_override: Let a message's metadata ``now`` set the time (tests and demos of
+            out-of-hours behaviour only; never in production).
+        referral_retry_interval_seconds: How often referrals that could not be sent are retried.
+    """
+
+    service_scripts_dir: Path = PROJECT_ROOT / "service_scripts"
+    database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'records.db'}"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 2525
+    smtp_from: str = "ooh-agent@localhost"
+    smtp_timeout_seconds: float = 10.0
+    smtp_attempts_per_stage: int = Field(2, ge=1)
+    smtp_retry_delay_seconds: float = Field(1.0, ge=0)
+    timezone: str = "Europe/London"
+    redis_url: str | None = None
+    allow_clock_override: bool = False
+    referral_retry_interval_seconds: float = Field(60.0, gt=0)
+
+    class Config:
+        env_prefix = "OOH_"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read from the environment once."""
+    return Settings()

@@ -1,0 +1,60 @@
+"""End-to-end: bad input gets a clear answer, never a crash or a silent loss."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.test_scripts import SAT_NIGHT, joined, sender
+from tests.support.stack import Stack
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "a" * 10_000, "😡😡😡🔥", "моя квартира затоплена flat is flooded", "¿¿¿ ??? !!!"],
+)
+def test_odd_messages_get_an_answer(stack: Stack, text: str) -> None:
+    """Empty, huge, emoji-only and mixed-script messages each get a reply."""
+    replies = stack.send(sender(), text, po="haringey", now=SAT_NIGHT)
+    assert replies and all(reply.strip() for reply in replies)
+
+
+def test_nonsense_address_is_reasked_then_kept_as_free_text_and_flagged(stack: Stack) -> None:
+    """An address we can't find is asked again, then taken as said and flagged for the officer."""
+    who = sender()
+    stack.send(who, "there's a big pothole in the road that's burst a tyre", po="havering", now=SAT_NIGHT)
+    stack.send(who, "deep pothole, cars swerving round it", po="havering", now=SAT_NIGHT)
+    stack.send(who, "yes", po="havering", now=SAT_NIGHT)
+    first = stack.send(who, "behind the big tree near the shops", po="havering", now=SAT_NIGHT)
+    assert "couldn't find that address" in joined(first)
+    second = stack.send(who, "by the green bit", po="havering", now=SAT_NIGHT)
+    assert "noted it as you said it" in joined(second)
+    stack.say(who, "Kim", "07700 900666", po="havering", now=SAT_NIGHT)
+    slots = stack.slots(who)
+    assert slots["call_outcome"] == "referred"
+    _, body = stack.smtp.wait_for_message(lambda r, m: slots["reference"] in (m["Subject"] or ""))
+    text = body.get_payload(decode=True).decode()
+    assert "by the green bit" in text and "address_unverified" in text
+
+
+def test_invalid_phone_number_is_explained_and_asked_again(stack: Stack, any_address) -> None:  # type: ignore[no-untyped-def]
+    """An invalid number gets an example of a valid one, and the right number is then accepted."""
+    home = any_address("ealing")
+    who = sender()
+    stack.send(who, "there's a stray dog running around the estate", po="ealing", now=SAT_NIGHT)
+    stack.say(who, "a brown dog with no collar", "roaming", "no", home["query"], "yes", "Chris", po="ealing", now=SAT_NIGHT)
+    replies = stack.send(who, "12345", po="ealing", now=SAT_NIGHT)
+    assert "doesn't look like a UK phone number" in joined(replies)
+    replies = stack.send(who, "07700 900777", po="ealing", now=SAT_NIGHT)
+    assert stack.slots(who)["call_outcome"] == "referred", replies
+
+
+def test_resident_who_cannot_answer_still_gets_action(stack: Stack, any_address) -> None:  # type: ignore[no-untyped-def]
+    """Spec 5.3.3: take what is essential and still act, flagging what is missing."""
+    home = any_address("kensington_chelsea")
+    who = sender()
+    stack.send(who, "a tree branch has fallen and is hanging over the pavement", po="kensington_chelsea", now=SAT_NIGHT)
+    stack.say(who, "huge branch hanging off", "i don't know", home["query"], "yes", "not sure", "07700 900888", po="kensington_chelsea", now=SAT_NIGHT)
+    slots = stack.slots(who)
+    assert slots["call_outcome"] == "referred"

@@ -1,0 +1,256 @@
+"""Start the real stack for end-to-end tests: action server, Rasa server, SMTP server, Redis.
+
+The model is trained once per session (and cached across sessions by a hash of its inputs, see
+``actions.cli.model_hash``). Servers run as real processes on free localhost ports so the tests
+speak to them exactly as a web chat would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    """A free TCP port on localhost."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def http_json(url: str, payload: Any | None = None, timeout: float = 60) -> Any:
+    """GET (or POST a JSON payload) and decode the JSON answer."""
+    data = json.dumps(payload).encode() if payload is not None else None
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read() or b"null")
+
+
+def wait_for(url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Wait for a URL to answer 200, failing early if the server process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (OSError, urllib.error.URLError):
+            time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+class RecordingHandler:
+    """An aiosmtpd handler that keeps every message and can refuse chosen recipients."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], Message]] = []
+        self.refuse: set[str] = set()
+        self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:  # noqa: N802
+        """Refuse recipients listed in ``refuse`` with a permanent error."""
+        if address.lower() in self.refuse:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        """Keep the message."""
+        with self.lock:
+            self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
+        return "250 Message accepted for delivery"
+
+    def wait_for_message(self, predicate: Any, timeout: float = 20) -> tuple[list[str], Message]:
+        """Wait until a message matching ``predicate(recipients, message)`` has arrived."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                for recipients, message in self.messages:
+                    if predicate(recipients, message):
+                        return recipients, message
+            time.sleep(0.1)
+        raise AssertionError("no matching referral email arrived")
+
+
+@dataclass
+class Stack:
+    """A running agent: send chat messages and read trackers like a web page would."""
+
+    rasa_port: int
+    action_port: int
+    smtp: RecordingHandler
+    env: dict[str, str]
+    workdir: Path
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def base(self) -> str:
+        """Rasa's base URL."""
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    def send(self, sender: str, text: str, po: str | None = "enfield", now: str | None = None) -> list[str]:
+        """Send one message; return the texts of the agent's replies."""
+        metadata: dict[str, Any] = {}
+        if po is not None:
+            metadata["po"] = po
+        if now is not None:
+            metadata["now"] = now
+        replies = http_json(
+            f"{self.base}/webhooks/rest/webhook", {"sender": sender, "message": text, "metadata": metadata}
+        )
+        return [reply.get("text", "") for reply in replies or []]
+
+    def say(self, sender: str, *texts: str, po: str | None = "enfield", now: str | None = None) -> list[str]:
+        """Send several messages in turn; return the replies to the last one."""
+        replies: list[str] = []
+        for text in texts:
+            replies = self.send(sender, text, po=po, now=now)
+        return replies
+
+    def slots(self, sender: str) -> dict[str, Any]:
+        """The tracker's slots for a conversation."""
+        tracker = http_json(f"{self.base}/conversations/{sender}/tracker")
+        return dict(tracker.get("slots") or {})
+
+    def start(self, model: Path, endpoints: Path) -> None:
+        """Start the action server and Rasa, and wait until both answer."""
+        log_dir = self.workdir / "logs"
+        log_dir.mkdir(exist_ok=True)
+        actions = subprocess.Popen(
+            [str(BIN / "python"), "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.action_port)],
+            cwd=ROOT, env=self.env,
+            stdout=(log_dir / "actions.log").open("ab"), stderr=subprocess.STDOUT,
+        )
+        rasa = subprocess.Popen(
+            [
+                str(BIN / "rasa"), "run", "--enable-api", "--port", str(self.rasa_port), "--model", str(model),
+                "--endpoints", str(endpoints), "--credentials", str(ROOT / "bot" / "credentials.yml"),
+            ],
+            cwd=ROOT, env=self.env,
+            stdout=(log_dir / "rasa.log").open("ab"), stderr=subprocess.STDOUT,
+        )
+        self.processes = [actions, rasa]
+        wait_for(f"http://127.0.0.1:{self.action_port}/health", 120, actions)
+        wait_for(f"{self.base}/status", 300, rasa)
+
+    def stop(self) -> None:
+        """Stop both servers."""
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.processes = []
+
+    def logs(self) -> str:
+        """Both servers' logs (for failure messages)."""
+        return "\n".join(p.read_text(errors="replace")[-5000:] for p in (self.workdir / "logs").glob("*.log"))
+
+
+def trained_model() -> Path:
+    """Train (or reuse) the model for the current inputs, once."""
+    subprocess.run([str(BIN / "python"), "-m", "actions.cli", "train"], cwd=ROOT, check=True)
+    out = subprocess.run(
+        [str(BIN / "python"), "-m", "actions.cli", "model-path"], cwd=ROOT, check=True, capture_output=True, text=True
+    )
+    return Path(out.stdout.strip())
+
+
+def endpoints_file(workdir: Path, action_port: int, redis_port: int | None = None) -> Path:
+    """Endpoints for a test stack: SQLite tracker store, or Redis with a Redis lock store."""
+    lines = ["action_endpoint:", f'  url: "http://127.0.0.1:{action_port}/webhook"']
+    if redis_port:
+        common = ['  url: "127.0.0.1"', f"  port: {redis_port}", "  db: 0"]
+        lines += ["tracker_store:", "  type: redis", *common, "lock_store:", "  type: redis", *common]
+    else:
+        lines += ["tracker_store:", "  type: SQL", '  dialect: "sqlite"', f'  db: "{workdir / "conversations.db"}"']
+    path = workdir / f"endpoints-{action_port}.yml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def smtp_controller() -> tuple[Controller, RecordingHandler]:
+    """A real SMTP server on a free localhost port."""
+    handler = RecordingHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    return controller, handler
+
+
+def stack_env(workdir: Path, smtp_port: int) -> dict[str, str]:
+    """Environment of a test stack: its own databases, the test SMTP server, the test clock."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "OOH_DATABASE_URL": f"sqlite:///{workdir / 'records.db'}",
+            "OOH_SMTP_HOST": "127.0.0.1",
+            "OOH_SMTP_PORT": str(smtp_port),
+            "OOH_SMTP_RETRY_DELAY_SECONDS": "0",
+            "OOH_ALLOW_CLOCK_OVERRIDE": "true",
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+        }
+    )
+    return env
+
+
+def make_workdir() -> Path:
+    """A fresh folder for one stack's databases and logs."""
+    return Path(tempfile.mkdtemp(prefix="ooh-stack-"))
+
+
+def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """Start a real redis-server on a free port (installed by tools/ensure-redis.sh)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed: run `make test`, which installs it")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return process, port
+        time.sleep(0.1)
+    raise RuntimeError("redis-server did not start")
+
+
+def running_stack(redis_port: int | None = None) -> Iterator[Stack]:
+    """A whole stack for a test module or session."""
+    workdir = make_workdir()
+    controller, handler = smtp_controller()
+    model = trained_model()
+    stack = Stack(free_port(), free_port(), handler, stack_env(workdir, controller.port), workdir)
+    try:
+        stack.start(model, endpoints_file(workdir, stack.action_port, redis_port))
+        yield stack
+    finally:
+        stack.stop()
+        controller.stop()
