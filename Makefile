@@ -16,7 +16,7 @@ run: $(STAMP)
 	$(PY) -m actions.cli run
 
 test: $(STAMP)
-	bash tools/ensure-redis.sh
+	bash tools/ensure-system-packages.sh
 	$(PY) -m pytest
 
 check: $(STAMP)

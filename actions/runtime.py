@@ -29,7 +29,8 @@ class Runtime:
     registry: Registry
     store: RecordStore
     mailer: ReferralMailer
-    background: set[asyncio.Task[object]] = field(default_factory=set)
+    background: set[asyncio.Task[None]] = field(default_factory=set)
+    retry_loop_started: bool = False
 
     def now(self, override: str | None = None) -> datetime:
         """Local time, or the ``now`` a test put in the message metadata when that is allowed."""
@@ -47,7 +48,7 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
     """Load and validate everything; raises ``ConfigError`` on bad organisation data."""
     settings = settings or get_settings()
     registry = load_registry(settings.service_scripts_dir)
-    store = RecordStore(settings.database_url)
+    store = RecordStore(settings.database_url, timezone=settings.timezone)
     store.create_all()
     return Runtime(settings, registry, store, ReferralMailer(settings))
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.support.samples import SCRIPTS, houses
 from tests.support.stack import Stack, running_stack
 
 
@@ -15,34 +16,13 @@ def stack() -> Iterator[Stack]:
     yield from running_stack()
 
 
-import csv  # noqa: E402
-import re  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-SCRIPTS = Path(__file__).resolve().parents[1] / "service_scripts"
-
-
-def _houses(po: str, tenure: str | None = None) -> list[dict[str, str]]:
-    """Houses (not flats) of an organisation's sample address file, as a resident would give them."""
-    with (SCRIPTS / po / "addresses.csv").open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    houses = []
-    for row in rows:
-        first = row["address"].split(",")[0].strip()
-        if not re.match(r"^\d+[A-Za-z]? ", first) or (tenure and row["tenure"] != tenure):
-            continue
-        houses.append({**row, "query": f"{first} {row['postcode']}"})
-    return houses
-
-
 @pytest.fixture(scope="session")
 def any_address() -> Callable[..., dict[str, str]]:
     """A house from an organisation's address file: ``any_address(po, index=0)``."""
 
     def pick(po: str, index: int = 0) -> dict[str, str]:
-        houses = [h for h in _houses(po) if h["tenure"] != "non_residential"]
-        return houses[index % len(houses)]
+        found = [h for h in houses(po) if h["tenure"] != "non_residential"]
+        return found[index % len(found)]
 
     return pick
 
@@ -52,9 +32,9 @@ def address_with_tenure() -> Callable[[str, str], dict[str, str]]:
     """A house of a given tenure: ``address_with_tenure(po, "leaseholder")``."""
 
     def pick(po: str, tenure: str) -> dict[str, str]:
-        houses = _houses(po, tenure)
-        assert houses, f"no {tenure} house in {po}'s sample addresses"
-        return houses[0]
+        found = houses(po, tenure)
+        assert found, f"no {tenure} house in {po}'s sample addresses"
+        return found[0]
 
     return pick
 
@@ -66,7 +46,7 @@ def tenant_address() -> dict[str, dict[str, str]]:
     for po_dir in sorted(SCRIPTS.iterdir()):
         if po_dir.name.startswith("_") or not (po_dir / "addresses.csv").exists():
             continue
-        houses = _houses(po_dir.name, "tenant")
-        if houses:
-            found[po_dir.name] = houses[len(houses) // 2]
+        tenants = houses(po_dir.name, "tenant")
+        if tenants:
+            found[po_dir.name] = tenants[len(tenants) // 2]
     return found

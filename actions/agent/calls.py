@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Coroutine
+from datetime import datetime, timedelta
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -96,19 +97,38 @@ class CallResult:
     events: list[EventType] = field(default_factory=list)
 
 
-def _dispatch_later(runtime: Runtime, org: Organisation, request: ServiceRequestView, now: datetime) -> None:
-    """Send the referral in the background: the resident gets the reference without waiting."""
-
-    async def send() -> None:
-        try:
-            result = await refer(runtime.store, runtime.mailer, org.rota, request, now)
-            logger.info("Referral %s: %s", request.reference, result.status)
-        except Exception:  # the request stays pending and the retry loop picks it up
-            logger.exception("Referral %s could not be dispatched", request.reference)
-
-    task = asyncio.get_running_loop().create_task(send())
+def _in_background(runtime: Runtime, work: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.get_running_loop().create_task(work)
     runtime.background.add(task)
     task.add_done_callback(runtime.background.discard)
+
+
+async def _send(runtime: Runtime, org: Organisation, request: ServiceRequestView, now: datetime) -> None:
+    try:
+        result = await refer(runtime.store, runtime.mailer, org.rota, request, now, organisation_name=org.profile.name)
+        logger.info("Referral %s: %s", request.reference, result.status)
+    except Exception:  # the request stays pending and the retry loop picks it up
+        logger.exception("Referral %s could not be dispatched", request.reference)
+
+
+async def retry_unsent_referrals(runtime: Runtime) -> None:
+    """Forever: re-send referrals that are still pending or failed, so none is ever lost."""
+    interval = runtime.settings.referral_retry_interval_seconds
+    while True:
+        await asyncio.sleep(interval)
+        cutoff = runtime.now() - timedelta(seconds=interval)
+        for request in await asyncio.to_thread(runtime.store.pending_referrals, before=cutoff):
+            org = runtime.registry.get(request.po)
+            if org is not None:
+                await _send(runtime, org, request, runtime.now())
+
+
+def _dispatch_later(runtime: Runtime, org: Organisation, request: ServiceRequestView, now: datetime) -> None:
+    """Send the referral in the background: the resident gets the reference without waiting."""
+    if not runtime.retry_loop_started:
+        runtime.retry_loop_started = True
+        _in_background(runtime, retry_unsent_referrals(runtime))
+    _in_background(runtime, _send(runtime, org, request, now))
 
 
 async def finish_call(

@@ -32,6 +32,7 @@ from actions.addresses.postcodes import PostcodeDirectory
 from actions.orgs.errors import ConfigError, format_problem
 from actions.orgs.models import Contact, FaqEntry, OptionConfig, Profile, Question, ScriptDef
 from actions.referrals.rota import Rota, load_rota
+from actions.scripts.conditions import check_condition
 
 logger = logging.getLogger(__name__)
 
@@ -138,10 +139,24 @@ def _load_scripts(root: Path, problems: list[str]) -> dict[str, ScriptDef]:
             continue
         if script.id != path.stem:
             problems.append(format_problem(path, "id", f"'{script.id}' must match the file name"))
+        _check_conditions(path, "", script.questions, script.rules, problems)
         scripts[script.id] = script
     if not scripts:
         problems.append(format_problem(root / "_scripts", "", "no script templates found"))
     return scripts
+
+
+def _check_conditions(
+    path: Path, prefix: str, questions: list[Question], rules: list[Any], problems: list[str]
+) -> None:
+    """Report unknown operators in question and rule conditions, naming where they are."""
+    dot = f"{prefix}." if prefix else ""
+    for index, question in enumerate(questions):
+        for problem in check_condition(question.when or {}, f"{dot}questions[{index}].when"):
+            problems.append(f"{path}: {problem}")
+    for index, rule in enumerate(rules):
+        for problem in check_condition(rule.when, f"{dot}rules[{index}].when"):
+            problems.append(f"{path}: {problem}")
 
 
 def _check_question_slots(questions: list[Question], path: Path, where: str, problems: list[str]) -> None:
@@ -188,6 +203,7 @@ def _check_option(
     expected: dict[str, str],
     problems: list[str],
 ) -> None:
+    _check_conditions(path, option_id, config.extra_questions, config.rules, problems)
     if option_id not in expected:
         problems.append(format_problem(path, option_id, "is not an option this organisation takes (Appendix 2)"))
     script = scripts.get(config.script)

@@ -36,7 +36,7 @@ from sqlalchemy.orm import declarative_base, relationship
 
 Base: Any = declarative_base()
 
-#: Values of ``ServiceRequest.status``: staff close requests; duplicates are searched among open ones.
+#: Values of ``ServiceRequest.status``: staff close requests; duplicate checks see open ones.
 REQUEST_STATUSES = ("open", "closed")
 #: Values of ``ServiceRequest.referral_status``.
 REFERRAL_STATUSES = ("pending", "sent", "failed", "not_required")

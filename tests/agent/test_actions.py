@@ -1,0 +1,114 @@
+"""Rasa SDK actions run on saved trackers, asserting the events they return.
+
+These exercise the actions without Rasa: a tracker saved as JSON goes in, and the test checks the
+slots set, the follow-up action and what the resident is told.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.agent.complete import ActionCompleteScript
+from actions.agent.form import ValidateScriptForm
+from actions.agent.options import ActionSelectServiceOption
+from actions.runtime import Runtime, build_runtime, set_runtime
+from actions.settings import Settings
+
+pytestmark = pytest.mark.anyio
+
+TRACKERS = Path(__file__).parent / "trackers"
+DOMAIN: dict[str, Any] = {"forms": {"script_form": {"required_slots": ["script_answer"]}}, "slots": {}}
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
+    """The real organisation data with a throw-away record store and the test clock allowed."""
+    db = tmp_path_factory.mktemp("records") / "records.db"
+    built = build_runtime(Settings(database_url=f"sqlite:///{db}", allow_clock_override=True, smtp_port=1))
+    set_runtime(built)
+    yield built
+    set_runtime(None)
+
+
+def load(name: str, **changes: Any) -> Tracker:
+    """A saved tracker, with the latest message or slots changed for the case at hand."""
+    data = json.loads((TRACKERS / f"{name}.json").read_text())
+    for key, value in changes.items():
+        if key in {"text", "intent", "po"}:
+            message = data["latest_message"]
+            if key == "text":
+                message["text"] = value
+            elif key == "intent":
+                message["intent"] = {"name": value, "confidence": 0.97}
+            else:
+                message["metadata"]["po"] = value
+        else:
+            data["slots"][key] = value
+    return Tracker.from_dict(data)
+
+
+def slot_events(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The slots an action set, last value wins."""
+    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+async def test_repair_report_starts_the_script_form(runtime: Runtime) -> None:
+    """A repair intent for a landlord that takes repairs starts the one script form."""
+    dispatcher = CollectingDispatcher()
+    events = await ActionSelectServiceOption().run(dispatcher, load("repair_reported_enfield"), DOMAIN)
+    slots = slot_events(events)
+    assert slots["service_option"] == "housing_repairs"
+    assert slots["script_state"]["option"] == "housing_repairs"
+    assert {"event": "followup", "name": "script_form"} in [
+        {"event": e["event"], "name": e.get("name")} for e in events if e["event"] == "followup"
+    ]
+
+
+async def test_option_the_organisation_does_not_take_is_signposted(runtime: Runtime) -> None:
+    """Peabody doesn't run a noise service: out_of_scope, signposted, with a reference."""
+    dispatcher = CollectingDispatcher()
+    tracker = load("repair_reported_enfield", intent="noise", po="peabody", text="music next door is so loud")
+    slots = slot_events(await ActionSelectServiceOption().run(dispatcher, tracker, DOMAIN))
+    assert slots["service_option"] == "out_of_scope"
+    assert slots["call_outcome"] == "signposted"
+    assert slots["reference"].startswith("PEA-")
+    assert "doesn't run an out-of-hours service" in dispatcher.messages[0]["text"]
+
+
+async def test_suicide_risk_says_help_numbers_before_any_question(runtime: Runtime) -> None:
+    """The first message of a suicide call is 999 and Samaritans; the form then asks."""
+    dispatcher = CollectingDispatcher()
+    tracker = load("repair_reported_enfield", intent="suicide_risk", po="havering", text="i want to end it")
+    events = await ActionSelectServiceOption().run(dispatcher, tracker, DOMAIN)
+    assert "116 123" in dispatcher.messages[0]["text"] and "999" in dispatcher.messages[0]["text"]
+    assert slot_events(events)["service_option"] == "suicide_risk"
+
+
+async def test_form_applies_an_answer_and_completion_gives_a_reference(runtime: Runtime) -> None:
+    """Answers move the script on; a finished script is recorded and the reference told."""
+    dispatcher = CollectingDispatcher()
+    events = await ActionSelectServiceOption().run(dispatcher, load("repair_reported_enfield"), DOMAIN)
+    state = slot_events(events)["script_state"]
+    form = ValidateScriptForm()
+    for answer in ["no heating"]:
+        tracker = load("repair_reported_enfield", script_state=state, text=answer, intent="housing_repairs")
+        result = form.validate_script_answer(answer, dispatcher, tracker, DOMAIN)
+        state = result["script_state"]
+    assert state["answers"]["q_problem"] == "heating"
+    finished = copy.deepcopy(state)
+    finished["halt"] = {"outcome": "transferred", "reason": "asked_for_person"}
+    dispatcher = CollectingDispatcher()
+    tracker = load("repair_reported_enfield", script_state=finished, service_option="housing_repairs")
+    slots = slot_events(await ActionCompleteScript().run(dispatcher, tracker, DOMAIN))
+    assert slots["call_outcome"] == "transferred"
+    assert slots["reference"] in dispatcher.messages[-1]["text"]
+    stored = runtime.store.get(slots["reference"])
+    assert stored is not None and stored.answers["q_problem"] == "heating"

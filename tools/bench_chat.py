@@ -1,0 +1,105 @@
+"""Benchmark: concurrent chat conversations over HTTP, latency per turn.
+
+Starts the real stack (Rasa, action server, a local SMTP server) on free ports, then runs
+``--conversations`` complete conversations (street-lighting reports, FAQ questions and repairs across
+organisations) with ``--concurrency`` of them at once, and prints p50/p95/p99/max latency per turn
+and turns per second.
+
+    .venv/bin/python tools/bench_chat.py --concurrency 20 --conversations 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.samples import houses  # noqa: E402
+from tests.support.stack import running_stack  # noqa: E402
+
+NOW = "2026-11-21T23:30:00"
+
+
+def conversations() -> list[tuple[str, list[str]]]:
+    """A mix of realistic conversations (organisation, messages)."""
+    wf = houses("waltham_forest")
+    hav = [h for h in houses("havering") if h["tenure"] == "tenant"]
+    mixes: list[tuple[str, list[str]]] = []
+    for index in range(40):
+        home = wf[(index * 7) % len(wf)]
+        mixes.append(
+            ("waltham_forest", [
+                "the street light outside my house is out", "lamp post completely dark", "no",
+                home["query"], "yes", "Bench Caller", "07700 900555",
+            ])
+        )
+        house = hav[(index * 5) % len(hav)]
+        mixes.append(
+            ("havering", [
+                "my bathroom tap keeps dripping", "leak", house["query"], "yes", "no", "no",
+                "bathroom sink", "Bench Tenant", "020 7946 0999",
+            ])
+        )
+        mixes.append(("ealing", ["how do i make a freedom of information request"]))
+    return mixes
+
+
+def main() -> int:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--conversations", type=int, default=60)
+    args = parser.parse_args()
+    plan = conversations()[: args.conversations]
+    latencies: list[float] = []
+    errors = 0
+    for stack in running_stack():
+
+        def talk(item: tuple[str, list[str]]) -> tuple[list[float], int]:
+            po, messages = item
+            who = f"bench-{uuid.uuid4().hex[:10]}"
+            times, failed = [], 0
+            for text in messages:
+                start = time.perf_counter()
+                try:
+                    if not stack.send(who, text, po=po, now=NOW):
+                        failed += 1
+                except OSError:
+                    failed += 1
+                times.append(time.perf_counter() - start)
+            return times, failed
+
+        stack.send("bench-warmup", "hello", po="enfield")
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
+            for times, failed in pool.map(talk, plan):
+                latencies.extend(times)
+                errors += failed
+        elapsed = time.perf_counter() - started
+    if not latencies:
+        print("no turns measured", file=sys.stderr)
+        return 1
+    ordered = sorted(latencies)
+
+    def pct(p: float) -> float:
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
+
+    print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}")
+    print(
+        f"conversations: {len(plan)}, concurrency: {args.concurrency}, turns: {len(latencies)}, "
+        f"turns without a reply: {errors}"
+    )
+    print(f"latency per turn (ms): p50 {pct(50):.0f}  p95 {pct(95):.0f}  p99 {pct(99):.0f}  max {max(latencies) * 1000:.0f}  mean {statistics.mean(latencies) * 1000:.0f}")
+    print(f"throughput: {len(latencies) / elapsed:.1f} turns/s over {elapsed:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
