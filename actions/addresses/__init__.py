@@ -1,0 +1,1 @@
+"""Address validation: postcodes, each organisation's address file and free-text matching."""
