@@ -233,7 +233,8 @@ class AddressBook:
 
     def _fuzzy_names(self, text: str) -> tuple[list[list[Address]], float]:
         """Names the resident misspelt: the distinctive words ("falcon" of "falcon pl") compared with
-        the same number of the resident's words."""
+        the same number of the resident's words.
+        """
         tokens = [t for t in text.split() if not _NUMBER.match(t) and t not in _FILLER]
         scored: list[tuple[float, str]] = []
         for name in self._by_name:

@@ -72,7 +72,10 @@ class ActionCompleteScript(Action):
             # Keep what was already reported before switching: nothing is ever lost.
             if state.get("answers"):
                 await self._record(runtime, tracker, run, state, partial=True)
-            return events + await start_option(runtime, dispatcher, tracker, run.org, halt["switch_to"])
+            if halt.get("message"):
+                dispatcher.utter_message(text=halt["message"])
+            flags = [f"safeguarding:{halt['safeguarding']}"] if halt.get("safeguarding") else []
+            return events + await start_option(runtime, dispatcher, tracker, run.org, halt["switch_to"], flags=flags)
         result = await self._record(runtime, tracker, run, state, partial=False)
         dispatcher.utter_message(text=result.message)
         return events + result_slots(result)

@@ -17,6 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.runtime import get_runtime
+from actions.safeguarding import Safeguarding
 from actions.scripts.engine import ScriptRun, State
 
 #: Explicit phrases that always mean "a person, please" or "say that again", whatever NLU thinks.
@@ -27,9 +28,6 @@ _ASK_HUMAN = re.compile(
 )
 _REPEAT = re.compile(r"\b(say (that|it) again|repeat( that| the question)?|pardon|come again|what was the question)\b", re.I)
 _STOP = re.compile(r"^\s*(stop|cancel|forget it|never ?mind|quit)\s*[.!]*\s*$", re.IGNORECASE)
-
-#: Intents that interrupt any script, with the confidence needed mid-script.
-SAFEGUARDING_INTENTS = {"suicide_risk": 0.6}
 
 
 def run_for(state: State | None) -> ScriptRun | None:
@@ -48,11 +46,18 @@ def _intent(tracker: Tracker) -> tuple[str | None, float]:
     return intent.get("name"), float(intent.get("confidence") or 0.0)
 
 
-def interruption(state: State, text: str, intent: str | None, confidence: float) -> dict[str, Any] | None:
-    """Whether the answer is really a request to leave the script (safeguarding, a person, stop)."""
-    for option_id, threshold in SAFEGUARDING_INTENTS.items():
-        if intent == option_id and confidence >= threshold and state.get("option") != option_id:
-            return {"switch_to": option_id}
+def interruption(
+    state: State, text: str, intent: str | None, confidence: float, safeguarding: Safeguarding
+) -> dict[str, Any] | None:
+    """Whether the answer is really a request to leave the script (safeguarding, a person, stop).
+
+    A safeguarding risk whose own option is already running, or which the running script handles
+    itself (``stay_in``), does not interrupt: the caller of this function notes it instead.
+    """
+    found = safeguarding.detect(text, intent, confidence)
+    option = state.get("option")
+    if found and found.kind.option != option and option not in found.kind.stay_in:
+        return {"switch_to": found.kind.option, "safeguarding": found.kind.name, "message": found.kind.message}
     if _ASK_HUMAN.search(text) or (intent == "ask_human" and confidence >= 0.8):
         return {"outcome": "transferred", "reason": "asked_for_person"}
     if _STOP.match(text) or (intent == "stop" and confidence >= 0.9):
@@ -95,9 +100,16 @@ class ValidateScriptForm(FormValidationAction):
             return {"script_answer": None}
         text = str(slot_value or "")
         intent, confidence = _intent(tracker)
-        halt = interruption(state, text, intent, confidence)
+        safeguarding = get_runtime().registry.safeguarding
+        halt = interruption(state, text, intent, confidence, safeguarding)
         if halt is not None:
             return {"script_answer": None, "script_state": {**state, "halt": halt}}
+        noted = safeguarding.detect(text, intent, confidence)
+        if noted and f"safeguarding:{noted.kind.name}" not in state.get("flags", []):
+            # The running script handles this risk itself: give the help numbers, record it, go on.
+            if noted.kind.message:
+                dispatcher.utter_message(text=noted.kind.message)
+            state = {**state, "flags": [*state.get("flags", []), f"safeguarding:{noted.kind.name}"]}
         if intent == "repeat" or _REPEAT.search(text):
             return {"script_answer": None}
         new_state, reply = run.answer(state, text, intent)

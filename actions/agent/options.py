@@ -16,8 +16,6 @@ from actions.runtime import Runtime, get_runtime
 from actions.scripts.engine import ScriptRun
 
 FORM = "script_form"
-#: Minimum NLU confidence to switch to safeguarding in the middle of another script.
-SAFEGUARDING_OPTIONS = ("suicide_risk",)
 
 
 def resolve_option(org: Organisation, intent: str, entities: list[dict[str, Any]]) -> str:
@@ -70,8 +68,13 @@ async def start_option(
     tracker: Tracker,
     org: Organisation,
     option_id: str,
+    flags: list[str] | None = None,
 ) -> list[EventType]:
-    """Run the organisation's handling of one option: hours, FAQ, signpost or its script."""
+    """Run the organisation's handling of one option: hours, FAQ, signpost or its script.
+
+    ``flags`` (such as ``safeguarding:suicide``) go on the service request whatever the outcome.
+    """
+    flags = list(flags or [])
     registry = runtime.registry
     text = (tracker.latest_message or {}).get("text") or ""
     base: list[EventType] = [SlotSet("po", org.id), SlotSet("script_state", None), SlotSet("script_answer", None)]
@@ -82,7 +85,7 @@ async def start_option(
         )
         result = await finish_call(
             runtime, tracker, org, service_option="out_of_scope", outcome=outcome, message=message,
-            answers={"details": text},
+            answers={"details": text}, flags=flags,
         )
         if outcome == "out_of_scope":
             result.message = f"{result.message} {org.profile.daytime_service.describe()} may be able to point you in the right direction."
@@ -97,7 +100,7 @@ async def start_option(
         message = rule.message or f"That service isn't running right now. Please contact {contact.describe() if contact else org.profile.daytime_service.describe()}."
         result = await finish_call(
             runtime, tracker, org, service_option=option_id, outcome=rule.outcome or "signposted",
-            message=message, answers={"details": text},
+            message=message, answers={"details": text}, flags=flags,
         )
         dispatcher.utter_message(text=result.message)
         return base + result_slots(result)
@@ -106,7 +109,7 @@ async def start_option(
         answer = entry.answer if entry else f"I don't have that information. {org.profile.daytime_service.describe()} can help."
         result = await finish_call(
             runtime, tracker, org, service_option=option_id, outcome="resolved", message=answer,
-            answers={"details": text},
+            answers={"details": text}, flags=flags,
         )
         dispatcher.utter_message(text=result.message)
         return base + result_slots(result)
@@ -119,7 +122,7 @@ async def start_option(
         )
         result = await finish_call(
             runtime, tracker, org, service_option=option_id, outcome=decision.outcome, message=message,
-            answers={"details": text}, priority=decision.priority,
+            answers={"details": text}, flags=flags, priority=decision.priority,
         )
         dispatcher.utter_message(text=result.message)
         return base + result_slots(result)
@@ -127,6 +130,7 @@ async def start_option(
     if opening:
         dispatcher.utter_message(text=opening)
     state = run.new_state()
+    state["flags"] = [*state.get("flags", []), *flags]
     return [
         *base,
         SlotSet("service_option", option_id),
@@ -156,9 +160,31 @@ class ActionSelectServiceOption(Action):
             dispatcher.utter_message(text=unknown_po_reply(runtime, po))
             return [SlotSet("po", None)]
         latest = tracker.latest_message or {}
-        intent = (latest.get("intent") or {}).get("name") or "out_of_scope"
-        option_id = resolve_option(org, intent, latest.get("entities") or [])
+        intent, confidence = top_intent(latest)
         events: list[EventType] = []
         if tracker.active_loop_name:
             events.append(ActiveLoop(None))
-        return events + await start_option(runtime, dispatcher, tracker, org, option_id)
+        found = runtime.registry.safeguarding.detect(latest.get("text") or "", intent, confidence)
+        flags: list[str] = []
+        option_id = resolve_option(org, intent or "out_of_scope", latest.get("entities") or [])
+        if found is not None:
+            # Safety first: the help numbers before anything else, then the risk's own escalation
+            # (unless what the resident asked for is a script that handles this risk itself).
+            if found.kind.message:
+                dispatcher.utter_message(text=found.kind.message)
+            flags.append(f"safeguarding:{found.kind.name}")
+            if option_id not in found.kind.stay_in or option_id not in org.options:
+                option_id = found.kind.option
+        elif (latest.get("intent") or {}).get("name") == "nlu_fallback":
+            dispatcher.utter_message(response="utter_please_rephrase")
+            return events
+        return events + await start_option(runtime, dispatcher, tracker, org, option_id, flags=flags)
+
+
+def top_intent(message: dict[str, Any]) -> tuple[str | None, float]:
+    """The classifier's best real intent and its confidence, looking past ``nlu_fallback``."""
+    for candidate in [message.get("intent") or {}, *(message.get("intent_ranking") or [])]:
+        name = candidate.get("name")
+        if name and name != "nlu_fallback":
+            return name, float(candidate.get("confidence") or 0.0)
+    return None, 0.0

@@ -32,6 +32,7 @@ from actions.addresses.postcodes import PostcodeDirectory
 from actions.orgs.errors import ConfigError, format_problem
 from actions.orgs.models import Contact, FaqEntry, OptionConfig, Profile, Question, ScriptDef
 from actions.referrals.rota import Rota, load_rota
+from actions.safeguarding import Safeguarding
 from actions.scripts.conditions import check_condition
 
 logger = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class Registry:
     common_contacts: dict[str, Contact] = field(default_factory=dict)
     not_offered: dict[str, list[str]] = field(default_factory=dict)
     canonical_rows: dict[str, str] = field(default_factory=dict)
+    safeguarding: Safeguarding = field(default_factory=lambda: Safeguarding([]))
     _by_borough: dict[str, list[str]] = field(default_factory=dict)
 
     def get(self, po: str | None) -> Organisation | None:
@@ -324,9 +326,15 @@ def load_registry(root: Path) -> Registry:
         for key in keys:
             if key not in common_contacts:
                 problems.append(format_problem(signposts_path, f"not_offered.{option_id}", f"no contact '{key}'"))
-    postcodes = PostcodeDirectory.from_files(
-        root / "_common" / "postcodes.csv.gz", root / "_common" / "boroughs.csv"
-    )
+    try:
+        postcodes = PostcodeDirectory.from_files(root / "_common" / "postcodes.csv.gz", root / "_common" / "boroughs.csv")
+    except ConfigError as exc:
+        raise ConfigError(problems + exc.problems) from exc
+    safeguarding = Safeguarding([])
+    try:
+        safeguarding = Safeguarding.from_file(root / "_common" / "safeguarding.yaml", set(canonical))
+    except ConfigError as exc:
+        problems.extend(exc.problems)
     organisations: dict[str, Organisation] = {}
     for org_dir in iter_org_dirs(root):
         if org_dir.name not in names:
@@ -337,7 +345,13 @@ def load_registry(root: Path) -> Registry:
             organisations[org.id] = org
     for missing in sorted(set(names) - {d.name for d in iter_org_dirs(root)}):
         problems.append(format_problem(root / missing, "", "organisation folder is missing"))
+    known_boroughs = set(postcodes.boroughs)
     for org in organisations.values():
+        for index, borough in enumerate(org.profile.area_boroughs):
+            if borough not in known_boroughs:
+                problems.append(
+                    format_problem(org.path / "profile.yaml", f"area_boroughs[{index}]", f"unknown borough '{borough}'")
+                )
         for index, neighbour in enumerate(org.profile.neighbours):
             if neighbour not in names:
                 problems.append(
@@ -347,5 +361,5 @@ def load_registry(root: Path) -> Registry:
         raise ConfigError(problems)
     logger.info("Loaded %d organisations and %d script templates", len(organisations), len(scripts))
     return Registry(
-        organisations, scripts, canonical, names, postcodes, root, common_contacts, not_offered, rows
+        organisations, scripts, canonical, names, postcodes, root, common_contacts, not_offered, rows, safeguarding
     )

@@ -553,6 +553,24 @@ class RecordStore:
 
         return self._read(work)
 
+    def for_conversation(self, sender_id: str) -> list[ServiceRequestView]:
+        """Every request one conversation (chat session or call) created, oldest first.
+
+        Staff use it to see everything a resident reported, including a report cut short by a
+        safeguarding switch.
+        """
+        statement = (
+            select(ServiceRequest)
+            .where(ServiceRequest.sender_id == sender_id)
+            .order_by(ServiceRequest.created_at, ServiceRequest.id)
+            .options(selectinload(ServiceRequest.updates))
+        )
+
+        def work(session: Session) -> list[ServiceRequestView]:
+            return [self._view(row, row.updates) for row in session.execute(statement).scalars()]
+
+        return self._read(work)
+
     def find_open_duplicate(
         self,
         po: str,
