@@ -29,7 +29,8 @@ bench: $(STAMP)
 	$(PY) tools/bench_chat.py
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check actions voice_gateway tests tools
+	$(VENV)/bin/ruff check actions tests tools
+	$(VENV)/bin/mypy actions tools
 
 clean:
 	rm -rf $(VENV) models var

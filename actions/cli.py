@@ -69,9 +69,19 @@ def train(force: bool = False) -> Path:
     rasa = Path(sys.executable).with_name("rasa")
     subprocess.run(
         [
-            str(rasa), "train", "--config", str(BOT / "config.yml"), "--domain", str(BOT / "domain"),
-            "--data", str(BOT / "data"), str(PROJECT_ROOT / "nlu_data"), "--out", str(MODELS),
-            "--fixed-model-name", target.name.removesuffix(".tar.gz"),
+            str(rasa),
+            "train",
+            "--config",
+            str(BOT / "config.yml"),
+            "--domain",
+            str(BOT / "domain"),
+            "--data",
+            str(BOT / "data"),
+            str(PROJECT_ROOT / "nlu_data"),
+            "--out",
+            str(MODELS),
+            "--fixed-model-name",
+            target.name.removesuffix(".tar.gz"),
         ],
         check=True,
         cwd=PROJECT_ROOT,
@@ -131,8 +141,17 @@ def run(rasa_port: int, action_port: int) -> int:
     )
     rasa = subprocess.Popen(
         [
-            str(bin_dir / "rasa"), "run", "--enable-api", "--port", str(rasa_port), "--model", str(model),
-            "--endpoints", str(endpoints), "--credentials", str(BOT / "credentials.yml"),
+            str(bin_dir / "rasa"),
+            "run",
+            "--enable-api",
+            "--port",
+            str(rasa_port),
+            "--model",
+            str(model),
+            "--endpoints",
+            str(endpoints),
+            "--credentials",
+            str(BOT / "credentials.yml"),
         ],
         cwd=PROJECT_ROOT,
         env=env,
@@ -150,7 +169,9 @@ def run(rasa_port: int, action_port: int) -> int:
         f"http://127.0.0.1:{rasa_port}/status", 300
     )
     if ok:
-        print(f"Ready: chat on http://127.0.0.1:{rasa_port}/webhooks/rest/webhook, actions on :{action_port}", flush=True)
+        print(
+            f"Ready: chat on http://127.0.0.1:{rasa_port}/webhooks/rest/webhook, actions on :{action_port}", flush=True
+        )
     while all(process.poll() is None for process in processes):
         time.sleep(0.5)
     stop()

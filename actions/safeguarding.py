@@ -71,9 +71,13 @@ class Safeguarding:
             intent = spec.get("intent") or {}
             kinds.append(
                 Kind(
-                    name=str(name), option=option, message=str(spec.get("message") or ""),
-                    intent=intent.get("name"), confidence=float(intent.get("confidence", 1.0)),
-                    phrases=tuple(patterns), stay_in=frozenset(spec.get("stay_in") or []),
+                    name=str(name),
+                    option=option,
+                    message=str(spec.get("message") or ""),
+                    intent=intent.get("name"),
+                    confidence=float(intent.get("confidence", 1.0)),
+                    phrases=tuple(patterns),
+                    stay_in=frozenset(spec.get("stay_in") or []),
                 )
             )
         if not kinds:

@@ -47,10 +47,12 @@ class Settings(BaseSettings):
     referral_retry_interval_seconds: float = Field(60.0, gt=0)
 
     class Config:
+        """Pydantic options: every setting can be given as ``OOH_<NAME>``."""
+
         env_prefix = "OOH_"
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Return the process-wide settings, read from the environment once."""
-    return Settings()
+    return Settings()  # type: ignore[call-arg]  # fields come from the environment (pydantic v1)

@@ -41,7 +41,12 @@ def test_unambiguous_phrases_are_caught_without_the_classifier(rules: Safeguardi
 
 @pytest.mark.parametrize(
     "text",
-    ["my boiler is killing me", "this noise is driving me mad", "the kids next door are playing football", "end of road"],
+    [
+        "my boiler is killing me",
+        "this noise is driving me mad",
+        "the kids next door are playing football",
+        "end of road",
+    ],
 )
 def test_everyday_words_are_not_alarms(rules: Safeguarding, text: str) -> None:
     """Near misses don't switch a repair call into safeguarding."""
@@ -49,7 +54,7 @@ def test_everyday_words_are_not_alarms(rules: Safeguarding, text: str) -> None:
 
 
 def test_a_confident_classifier_catches_what_no_phrase_covers(rules: Safeguarding) -> None:
-    """"I can't do this anymore" has no listed phrase; the suicide_risk intent catches it."""
+    """The phrase "I can't do this anymore" has no listed phrase; the suicide_risk intent catches it."""
     text = "i can't do this anymore"
     assert rules.detect(text, "housing_repairs", 0.9) is None
     assert rules.detect(text, "suicide_risk", 0.4) is None

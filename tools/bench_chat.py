@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.samples import houses  # noqa: E402
-from tests.support.stack import running_stack  # noqa: E402
+from tests.support.stack import Stack, running_stack  # noqa: E402
 
 NOW = "2026-11-21T23:30:00"
 
@@ -35,17 +35,35 @@ def conversations() -> list[tuple[str, list[str]]]:
     for index in range(40):
         home = wf[(index * 7) % len(wf)]
         mixes.append(
-            ("waltham_forest", [
-                "the street light outside my house is out", "lamp post completely dark", "no",
-                home["query"], "yes", "Bench Caller", "07700 900555",
-            ])
+            (
+                "waltham_forest",
+                [
+                    "the street light outside my house is out",
+                    "lamp post completely dark",
+                    "no",
+                    home["query"],
+                    "yes",
+                    "Bench Caller",
+                    "07700 900555",
+                ],
+            )
         )
         house = hav[(index * 5) % len(hav)]
         mixes.append(
-            ("havering", [
-                "my bathroom tap keeps dripping", "leak", house["query"], "yes", "no", "no",
-                "bathroom sink", "Bench Tenant", "020 7946 0999",
-            ])
+            (
+                "havering",
+                [
+                    "my bathroom tap keeps dripping",
+                    "leak",
+                    house["query"],
+                    "yes",
+                    "no",
+                    "no",
+                    "bathroom sink",
+                    "Bench Tenant",
+                    "020 7946 0999",
+                ],
+            )
         )
         mixes.append(("ealing", ["how do i make a freedom of information request"]))
     return mixes
@@ -62,7 +80,7 @@ def main() -> int:
     errors = 0
     for stack in running_stack():
 
-        def talk(item: tuple[str, list[str]]) -> tuple[list[float], int]:
+        def talk(item: tuple[str, list[str]], stack: Stack = stack) -> tuple[list[float], int]:
             po, messages = item
             who = f"bench-{uuid.uuid4().hex[:10]}"
             times, failed = [], 0
@@ -96,7 +114,10 @@ def main() -> int:
         f"conversations: {len(plan)}, concurrency: {args.concurrency}, turns: {len(latencies)}, "
         f"turns without a reply: {errors}"
     )
-    print(f"latency per turn (ms): p50 {pct(50):.0f}  p95 {pct(95):.0f}  p99 {pct(99):.0f}  max {max(latencies) * 1000:.0f}  mean {statistics.mean(latencies) * 1000:.0f}")
+    print(
+        f"latency per turn (ms): p50 {pct(50):.0f}  p95 {pct(95):.0f}  p99 {pct(99):.0f}  "
+        f"max {max(latencies) * 1000:.0f}  mean {statistics.mean(latencies) * 1000:.0f}"
+    )
     print(f"throughput: {len(latencies) / elapsed:.1f} turns/s over {elapsed:.1f} s")
     return 0
 

@@ -40,7 +40,9 @@ STREET_STEMS = (
     "Woodland Wrexham Yardley"
 ).split()
 STREET_TYPES = ["Road", "Street", "Avenue", "Close", "Gardens", "Lane", "Crescent", "Grove", "Terrace", "Place"]
-ESTATE_STEMS = "Northwold Kingsmead Pembury Woodberry Brandon Aylesbury Clapham Winstanley Ocean Lisson Wenlock Silwood".split()
+ESTATE_STEMS = (
+    "Northwold Kingsmead Pembury Woodberry Brandon Aylesbury Clapham Winstanley Ocean Lisson Wenlock Silwood".split()
+)
 LICENCE_LINES = (
     "Contains OS data © Crown copyright and database right 2025\n"
     "Contains Royal Mail data © Royal Mail copyright and database right 2025\n"
@@ -87,7 +89,9 @@ def write_directory(rows: list[dict[str, str]], common: Path, source: Path) -> N
         )
 
 
-def build_addresses(po: str, kind: str, area: list[str], by_borough: dict[str, list[dict[str, str]]], index: int) -> list[list[str]]:
+def build_addresses(
+    po: str, kind: str, area: list[str], by_borough: dict[str, list[dict[str, str]]], index: int
+) -> list[list[str]]:
     """Synthetic addresses on real postcodes of the organisation's boroughs."""
     rng = random.Random(f"ooh-agent:{po}")
     stems = STREET_STEMS[:]
@@ -107,7 +111,17 @@ def build_addresses(po: str, kind: str, area: list[str], by_borough: dict[str, l
                 for flat in range(1, 13):
                     serial += 1
                     uprn = f"9{index:02d}{serial:07d}"
-                    out.append([uprn, f"Flat {flat}, {block}, {estate}", row["postcode"], row["ward"], borough, estate, _pick(rng, FLAT_TENURES)])
+                    out.append(
+                        [
+                            uprn,
+                            f"Flat {flat}, {block}, {estate}",
+                            row["postcode"],
+                            row["ward"],
+                            borough,
+                            estate,
+                            _pick(rng, FLAT_TENURES),
+                        ]
+                    )
                 continue
             street = f"{stems.pop()} {rng.choice(STREET_TYPES)}"
             start = rng.choice([1, 2])
@@ -120,6 +134,7 @@ def build_addresses(po: str, kind: str, area: list[str], by_borough: dict[str, l
 
 
 def main() -> None:
+    """Write the postcode directory and every organisation's sample address file."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="Code-Point London CSV")
     args = parser.parse_args()

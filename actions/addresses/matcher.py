@@ -33,15 +33,41 @@ FUZZY_THRESHOLD = 85
 
 # Both the address file and the resident's words are reduced to these forms before comparing.
 _CANONICAL_WORDS = {
-    "road": "rd", "street": "st", "saint": "st", "avenue": "ave", "av": "ave", "close": "cl",
-    "gardens": "gdns", "garden": "gdns", "lane": "ln", "crescent": "cres", "estate": "est",
-    "court": "ct", "terrace": "ter", "terr": "ter", "place": "pl", "square": "sq", "drive": "dr",
-    "grove": "gr", "house": "ho", "mansions": "mans", "parade": "pde", "walk": "wlk", "way": "wy",
-    "mews": "mews", "hill": "hl", "park": "pk", "green": "gn", "row": "row", "gate": "gt",
+    "road": "rd",
+    "street": "st",
+    "saint": "st",
+    "avenue": "ave",
+    "av": "ave",
+    "close": "cl",
+    "gardens": "gdns",
+    "garden": "gdns",
+    "lane": "ln",
+    "crescent": "cres",
+    "estate": "est",
+    "court": "ct",
+    "terrace": "ter",
+    "terr": "ter",
+    "place": "pl",
+    "square": "sq",
+    "drive": "dr",
+    "grove": "gr",
+    "house": "ho",
+    "mansions": "mans",
+    "parade": "pde",
+    "walk": "wlk",
+    "way": "wy",
+    "mews": "mews",
+    "hill": "hl",
+    "park": "pk",
+    "green": "gn",
+    "row": "row",
+    "gate": "gt",
 }
 _STREET_TYPES = frozenset(_CANONICAL_WORDS.values())
 _NUMBER = re.compile(r"^\d+[a-z]?$")
-_FILLER = frozenset({"flat", "no", "number", "apartment", "apt", "the", "at", "on", "in", "of", "its", "it's", "um", "er"})
+_FILLER = frozenset(
+    {"flat", "no", "number", "apartment", "apt", "the", "at", "on", "in", "of", "its", "it's", "um", "er"}
+)
 
 Status = Literal["matched", "ambiguous", "out_of_area", "not_found"]
 
@@ -154,10 +180,14 @@ class AddressBook:
                 if not text:
                     problems.append(format_problem(path, f"{where}.address", "is empty"))
                 if postcode is None:
-                    problems.append(format_problem(path, f"{where}.postcode", f"'{row.get('postcode')}' is not a postcode"))
+                    problems.append(
+                        format_problem(path, f"{where}.postcode", f"'{row.get('postcode')}' is not a postcode")
+                    )
                 if tenure and tenure not in TENURES:
                     problems.append(
-                        format_problem(path, f"{where}.tenure", f"'{tenure}' is not one of {', '.join(sorted(TENURES))}")
+                        format_problem(
+                            path, f"{where}.tenure", f"'{tenure}' is not one of {', '.join(sorted(TENURES))}"
+                        )
                     )
                 if len(problems) > 50:
                     break
@@ -167,9 +197,15 @@ class AddressBook:
                 numbers, place = _place_of(text)
                 addresses.append(
                     Address(
-                        uprn=uprn, address=text, postcode=postcode or "",
-                        ward=(row.get("ward") or "").strip(), borough=(row.get("borough") or "").strip(),
-                        estate=(row.get("estate") or "").strip(), tenure=tenure, numbers=numbers, place=place,
+                        uprn=uprn,
+                        address=text,
+                        postcode=postcode or "",
+                        ward=(row.get("ward") or "").strip(),
+                        borough=(row.get("borough") or "").strip(),
+                        estate=(row.get("estate") or "").strip(),
+                        tenure=tenure,
+                        numbers=numbers,
+                        place=place,
                     )
                 )
         if problems:
@@ -232,8 +268,10 @@ class AddressBook:
         return list(dict.fromkeys(chosen)), score
 
     def _fuzzy_names(self, text: str) -> tuple[list[list[Address]], float]:
-        """Names the resident misspelt: the distinctive words ("falcon" of "falcon pl") compared with
-        the same number of the resident's words.
+        """Names the resident misspelt.
+
+        The distinctive words ("falcon" of "falcon pl") are compared with the same number of the
+        resident's words.
         """
         tokens = [t for t in text.split() if not _NUMBER.match(t) and t not in _FILLER]
         scored: list[tuple[float, str]] = []
@@ -258,7 +296,7 @@ class AddressBook:
         ``out_of_area`` with the borough the postcode is in, or ``not_found``.
         """
         found = find_postcode(text)
-        postcode, rest = (found if found else (None, text))
+        postcode, rest = found if found else (None, text)
         words = canonical(rest)
         numbers = [t for t in words.split() if _NUMBER.match(t)]
         score = 100.0

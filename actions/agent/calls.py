@@ -76,7 +76,11 @@ def started_at(tracker: Tracker, runtime: Runtime) -> datetime:
 def unknown_po_reply(runtime: Runtime, po: str | None) -> str:
     """What to say when the conversation does not say which organisation it is for."""
     names = ", ".join(sorted(org.profile.short_name for org in runtime.registry.organisations.values()))
-    what = f"'{po}' is not an organisation this service works for" if po else "I can't tell which organisation this chat is for"
+    what = (
+        f"'{po}' is not an organisation this service works for"
+        if po
+        else "I can't tell which organisation this chat is for"
+    )
     return (
         f"Sorry, {what}, so I can't take a report here. Please use the chat or phone number on your "
         f"council's or landlord's website. This service covers: {names}. "
@@ -158,7 +162,10 @@ async def finish_call(
     duplicate = None
     if refers and check_duplicates and service_option in org.options:
         duplicate = runtime.store.find_open_duplicate(
-            profile.id, service_option, address.get("uprn"), address.get("address") if address.get("uprn") is None else None
+            profile.id,
+            service_option,
+            address.get("uprn"),
+            address.get("address") if address.get("uprn") is None else None,
         )
     if duplicate is not None:
         runtime.store.add_update(
@@ -186,9 +193,8 @@ async def finish_call(
         call_outcome=outcome,
         caller_name=answers.get("caller_name"),
         contact_number=answers.get("contact_number"),
-        address=address.get("address") and (
-            f"{address['address']}, {address['postcode']}" if address.get("postcode") else address["address"]
-        ),
+        address=address.get("address")
+        and (f"{address['address']}, {address['postcode']}" if address.get("postcode") else address["address"]),
         uprn=address.get("uprn"),
         address_verified=address.get("status") == "matched",
         details=details,
@@ -210,8 +216,8 @@ async def finish_call(
 
 def result_slots(result: CallResult) -> list[EventType]:
     """The tracker slots the outside contract promises after a call finishes."""
-    reference = result.duplicate_of.reference if result.duplicate_of else (
-        result.request.reference if result.request else None
+    reference = (
+        result.duplicate_of.reference if result.duplicate_of else (result.request.reference if result.request else None)
     )
     repair = result.service_option.startswith(REPAIR_OPTIONS)
     return [

@@ -52,9 +52,7 @@ class ActionCompleteScript(Action):
         """Action name used in the form-completion rule."""
         return "action_complete_script"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         """Decide, record, refer and reply; or switch script when safeguarding interrupted."""
         runtime = get_runtime()
         state: State | None = tracker.get_slot("script_state")
@@ -83,9 +81,7 @@ class ActionCompleteScript(Action):
     async def _record(self, runtime: Any, tracker: Tracker, run: ScriptRun, state: State, *, partial: bool) -> Any:
         halt = state.get("halt") or {}
         if halt.get("outcome") == "transferred" or partial:
-            decision = Decision(
-                outcome="daytime" if partial else "transferred", sub_category=run.config.sub_category
-            )
+            decision = Decision(outcome="daytime" if partial else "transferred", sub_category=run.config.sub_category)
             if not partial:
                 decision.message = (
                     "I'm passing you to a call handler now, with everything you've told me. "

@@ -29,9 +29,7 @@ class ActionSessionStart(Action):
         """Rasa's session-start hook."""
         return "action_session_start"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         """Start the session and carry ``po`` over from the first message's metadata."""
         metadata = tracker.get_slot("session_started_metadata") or {}
         po = metadata.get("po") if isinstance(metadata, dict) else None
@@ -49,9 +47,7 @@ class ActionGreet(Action):
         """Action name used in rules."""
         return "action_greet"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         """Say the greeting, or explain the organisation is unknown."""
         runtime = get_runtime()
         po = current_po(tracker)
@@ -73,9 +69,7 @@ class ActionCheckReference(Action):
         """Action name used in rules."""
         return "action_check_reference"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         """Look the reference up for this organisation and say where it is."""
         runtime = get_runtime()
         org = runtime.registry.get(current_po(tracker))
@@ -90,7 +84,10 @@ class ActionCheckReference(Action):
         request = runtime.store.get(reference)
         if request is None or (org is not None and request.po != org.id):
             dispatcher.utter_message(
-                text=f"I can't find reference {reference}. Please check it, or tell me what the problem is and I'll help."
+                text=(
+                    f"I can't find reference {reference}. "
+                    "Please check it, or tell me what the problem is and I'll help."
+                )
             )
             return []
         status = STATUS_WORDS.get(request.referral_status, request.referral_status)
@@ -111,9 +108,7 @@ class ActionHandToPerson(Action):
         """Action name used in rules."""
         return "action_hand_to_person"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         """Record a transfer (referred with the transcript) and tell the resident what happens."""
         runtime = get_runtime()
         po = current_po(tracker)

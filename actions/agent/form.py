@@ -26,7 +26,9 @@ _ASK_HUMAN = re.compile(
     r"|\b(real|actual) person\b|\bhuman being\b|\boperator\b",
     re.IGNORECASE,
 )
-_REPEAT = re.compile(r"\b(say (that|it) again|repeat( that| the question)?|pardon|come again|what was the question)\b", re.I)
+_REPEAT = re.compile(
+    r"\b(say (that|it) again|repeat( that| the question)?|pardon|come again|what was the question)\b", re.I
+)
 _STOP = re.compile(r"^\s*(stop|cancel|forget it|never ?mind|quit)\s*[.!]*\s*$", re.IGNORECASE)
 
 
@@ -125,9 +127,7 @@ class ActionAskScriptAnswer(Action):
         """Ask action for the ``script_answer`` slot."""
         return "action_ask_script_answer"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         """Say the prompt for where the script is now."""
         state = tracker.get_slot("script_state")
         run = run_for(state)

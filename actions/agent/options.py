@@ -80,15 +80,20 @@ async def start_option(
     base: list[EventType] = [SlotSet("po", org.id), SlotSet("script_state", None), SlotSet("script_answer", None)]
     if option_id not in registry.canonical or option_id not in org.options:
         outcome = "out_of_scope" if option_id not in registry.canonical else "signposted"
-        message = (
-            not_offered_message(registry, org, option_id) if outcome == "signposted" else None
-        )
+        message = not_offered_message(registry, org, option_id) if outcome == "signposted" else None
         result = await finish_call(
-            runtime, tracker, org, service_option="out_of_scope", outcome=outcome, message=message,
-            answers={"details": text}, flags=flags,
+            runtime,
+            tracker,
+            org,
+            service_option="out_of_scope",
+            outcome=outcome,
+            message=message,
+            answers={"details": text},
+            flags=flags,
         )
         if outcome == "out_of_scope":
-            result.message = f"{result.message} {org.profile.daytime_service.describe()} may be able to point you in the right direction."
+            daytime = org.profile.daytime_service.describe()
+            result.message = f"{result.message} {daytime} may be able to point you in the right direction."
         dispatcher.utter_message(text=result.message)
         return base + result_slots(result)
     config = org.options[option_id]
@@ -97,19 +102,36 @@ async def start_option(
     if not org.is_open(option_id, now) and config.outside_hours is not None:
         rule = config.outside_hours
         contact = org.profile.contacts.get(rule.signpost or "") if rule.signpost else None
-        message = rule.message or f"That service isn't running right now. Please contact {contact.describe() if contact else org.profile.daytime_service.describe()}."
+        who = contact.describe() if contact else org.profile.daytime_service.describe()
+        message = rule.message or f"That service isn't running right now. Please contact {who}."
         result = await finish_call(
-            runtime, tracker, org, service_option=option_id, outcome=rule.outcome or "signposted",
-            message=message, answers={"details": text}, flags=flags,
+            runtime,
+            tracker,
+            org,
+            service_option=option_id,
+            outcome=rule.outcome or "signposted",
+            message=message,
+            answers={"details": text},
+            flags=flags,
         )
         dispatcher.utter_message(text=result.message)
         return base + result_slots(result)
     if script.answer_from_faq:
         entry = pick_faq(org.faq, option_id, text)
-        answer = entry.answer if entry else f"I don't have that information. {org.profile.daytime_service.describe()} can help."
+        answer = (
+            entry.answer
+            if entry
+            else f"I don't have that information. {org.profile.daytime_service.describe()} can help."
+        )
         result = await finish_call(
-            runtime, tracker, org, service_option=option_id, outcome="resolved", message=answer,
-            answers={"details": text}, flags=flags,
+            runtime,
+            tracker,
+            org,
+            service_option=option_id,
+            outcome="resolved",
+            message=answer,
+            answers={"details": text},
+            flags=flags,
         )
         dispatcher.utter_message(text=result.message)
         return base + result_slots(result)
@@ -118,11 +140,20 @@ async def start_option(
         decision = run.decide(run.new_state())
         message = decision.message or (
             f"{org.profile.short_name} doesn't take reports about this out of hours. "
-            f"Please contact {decision.signpost.describe()}." if decision.signpost else None
+            f"Please contact {decision.signpost.describe()}."
+            if decision.signpost
+            else None
         )
         result = await finish_call(
-            runtime, tracker, org, service_option=option_id, outcome=decision.outcome, message=message,
-            answers={"details": text}, flags=flags, priority=decision.priority,
+            runtime,
+            tracker,
+            org,
+            service_option=option_id,
+            outcome=decision.outcome,
+            message=message,
+            answers={"details": text},
+            flags=flags,
+            priority=decision.priority,
         )
         dispatcher.utter_message(text=result.message)
         return base + result_slots(result)
@@ -149,9 +180,7 @@ class ActionSelectServiceOption(Action):
         """Action name used in rules."""
         return "action_select_service_option"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         """Resolve the option from the intent and hand over to :func:`start_option`."""
         runtime = get_runtime()
         po = current_po(tracker)

@@ -190,9 +190,7 @@ def _load_options(
         options[str(option_id)] = config
         _check_option(path, str(option_id), config, profile, scripts, expected, problems)
     for missing in sorted(set(expected) - set(options)):
-        problems.append(
-            format_problem(path, missing, "is taken by this organisation (Appendix 2) but has no settings")
-        )
+        problems.append(format_problem(path, missing, "is taken by this organisation (Appendix 2) but has no settings"))
     return options
 
 
@@ -327,7 +325,9 @@ def load_registry(root: Path) -> Registry:
             if key not in common_contacts:
                 problems.append(format_problem(signposts_path, f"not_offered.{option_id}", f"no contact '{key}'"))
     try:
-        postcodes = PostcodeDirectory.from_files(root / "_common" / "postcodes.csv.gz", root / "_common" / "boroughs.csv")
+        postcodes = PostcodeDirectory.from_files(
+            root / "_common" / "postcodes.csv.gz", root / "_common" / "boroughs.csv"
+        )
     except ConfigError as exc:
         raise ConfigError(problems + exc.problems) from exc
     safeguarding = Safeguarding([])
@@ -355,7 +355,9 @@ def load_registry(root: Path) -> Registry:
         for index, neighbour in enumerate(org.profile.neighbours):
             if neighbour not in names:
                 problems.append(
-                    format_problem(org.path / "profile.yaml", f"neighbours[{index}]", f"unknown organisation '{neighbour}'")
+                    format_problem(
+                        org.path / "profile.yaml", f"neighbours[{index}]", f"unknown organisation '{neighbour}'"
+                    )
                 )
     if problems:
         raise ConfigError(problems)

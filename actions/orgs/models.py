@@ -26,6 +26,8 @@ class StrictModel(BaseModel):
     """Base for data models: unknown keys are errors, so misspelt fields are caught."""
 
     class Config:
+        """Pydantic options."""
+
         extra = Extra.forbid
         allow_population_by_field_name = True
 

@@ -160,9 +160,7 @@ class RecordStore:
         max_attempts: How many times a write transaction is tried when the database is busy.
     """
 
-    def __init__(
-        self, url: str, *, timezone: str = "Europe/London", max_attempts: int = 50
-    ) -> None:
+    def __init__(self, url: str, *, timezone: str = "Europe/London", max_attempts: int = 50) -> None:
         self.url = url
         self.zone = ZoneInfo(timezone)
         self.max_attempts = max_attempts
@@ -207,9 +205,7 @@ class RecordStore:
                 if not memory:
                     try:
                         cursor.execute("PRAGMA journal_mode = WAL")
-                    except (
-                        Exception
-                    ) as exc:  # another connection holds the lock; it persists anyway
+                    except Exception as exc:  # another connection holds the lock; it persists anyway
                         logger.debug("Could not switch SQLite to WAL yet: %s", exc)
             finally:
                 cursor.close()
@@ -288,9 +284,7 @@ class RecordStore:
             moment = moment.replace(tzinfo=timezone.utc)
         return moment.astimezone(self.zone)
 
-    def _view(
-        self, row: ServiceRequest, updates: Iterable[RequestUpdate] = ()
-    ) -> ServiceRequestView:
+    def _view(self, row: ServiceRequest, updates: Iterable[RequestUpdate] = ()) -> ServiceRequestView:
         return ServiceRequestView(
             id=row.id,
             reference=row.reference,
@@ -316,10 +310,7 @@ class RecordStore:
             referral_status=row.referral_status,
             flags=list(row.flags or []),
             created_at=self._local(row.created_at) or datetime.now(self.zone),
-            updates=tuple(
-                RequestUpdateView(self._local(u.at) or u.at, u.kind, u.text, u.data)
-                for u in updates
-            ),
+            updates=tuple(RequestUpdateView(self._local(u.at) or u.at, u.kind, u.text, u.data) for u in updates),
         )
 
     # -- writes -------------------------------------------------------------------------------
@@ -397,9 +388,7 @@ class RecordStore:
             A snapshot of the stored request.
         """
         if referral_status not in REFERRAL_STATUSES:
-            raise ValueError(
-                f"referral_status must be one of {REFERRAL_STATUSES}, not {referral_status!r}"
-            )
+            raise ValueError(f"referral_status must be one of {REFERRAL_STATUSES}, not {referral_status!r}")
         if not re.fullmatch(r"[A-Z]+", prefix):
             raise ValueError(f"reference prefix must be capital letters, not {prefix!r}")
         now = self._aware(now)
@@ -519,9 +508,7 @@ class RecordStore:
         logger.info("Referral of %s is now %s", view.reference, status)
         return view
 
-    def close_request(
-        self, reference: str, *, now: datetime, note: str = "Closed by staff"
-    ) -> ServiceRequestView:
+    def close_request(self, reference: str, *, now: datetime, note: str = "Closed by staff") -> ServiceRequestView:
         """Close a request (staff action): it no longer counts as an open duplicate.
 
         Raises:
@@ -604,8 +591,7 @@ class RecordStore:
             conditions.append(ServiceRequest.address_key == key)
             if postcode is not None:
                 conditions.append(
-                    (ServiceRequest.address_postcode == postcode)
-                    | ServiceRequest.address_postcode.is_(None)
+                    (ServiceRequest.address_postcode == postcode) | ServiceRequest.address_postcode.is_(None)
                 )
         statement = (
             select(ServiceRequest)
@@ -643,6 +629,4 @@ class RecordStore:
             .order_by(ServiceRequest.created_at, ServiceRequest.id)
             .options(selectinload(ServiceRequest.updates))
         )
-        return self._read(
-            lambda s: [self._view(r, r.updates) for r in s.execute(statement).scalars()]
-        )
+        return self._read(lambda s: [self._view(r, r.updates) for r in s.execute(statement).scalars()])

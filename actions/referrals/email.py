@@ -89,9 +89,7 @@ def _value(text: str | None) -> str:
     return text.strip() if text and text.strip() else NOT_GIVEN
 
 
-def referral_body(
-    request: ServiceRequestView, *, organisation_name: str, stage: int, contact: Contact
-) -> str:
+def referral_body(request: ServiceRequestView, *, organisation_name: str, stage: int, contact: Contact) -> str:
     """The plain-text referral: the five 5.2.5 fields first, then context, then the transcript."""
     address = _value(request.address)
     if request.uprn:
@@ -116,9 +114,7 @@ def referral_body(
     if request.flags:
         lines.append(f"Flags: {', '.join(request.flags)}")
     if stage > 1:
-        lines.append(
-            f"Escalated to you (stage {stage}): the first on-call contact could not be reached."
-        )
+        lines.append(f"Escalated to you (stage {stage}): the first on-call contact could not be reached.")
     lines.append(f"Sent to: {contact.name}")
     answers = {k: v for k, v in request.answers.items() if k.startswith("q_")}
     if answers:
@@ -127,9 +123,7 @@ def referral_body(
     lines += ["", "Transcript:"]
     if request.transcript:
         for line in request.transcript:
-            lines.append(
-                f"  [{line.get('at', '')}] {line.get('speaker', '?')}: {line.get('text', '')}"
-            )
+            lines.append(f"  [{line.get('at', '')}] {line.get('speaker', '?')}: {line.get('text', '')}")
     else:
         lines.append("  (none)")
     return "\n".join(lines) + "\n"
@@ -161,11 +155,7 @@ class ReferralMailer:
         message["X-OOH-Reference"] = request.reference
         if request.priority:
             message["X-OOH-Priority"] = request.priority
-        message.set_content(
-            referral_body(
-                request, organisation_name=organisation_name, stage=stage, contact=contact
-            )
-        )
+        message.set_content(referral_body(request, organisation_name=organisation_name, stage=stage, contact=contact))
         return message
 
     def _send(self, message: EmailMessage, recipient: str) -> None:
@@ -175,15 +165,11 @@ class ReferralMailer:
             self.settings.smtp_port,
             timeout=self.settings.smtp_timeout_seconds,
         ) as client:
-            refused = client.send_message(
-                message, from_addr=self.settings.smtp_from, to_addrs=[recipient]
-            )
+            refused = client.send_message(message, from_addr=self.settings.smtp_from, to_addrs=[recipient])
             if refused:  # only possible with several recipients, but never assume
                 raise smtplib.SMTPRecipientsRefused(refused)
 
-    async def dispatch(
-        self, request: ServiceRequestView, on_call: OnCall, *, organisation_name: str
-    ) -> DispatchResult:
+    async def dispatch(self, request: ServiceRequestView, on_call: OnCall, *, organisation_name: str) -> DispatchResult:
         """Email the referral to stage 1, retrying, then to stage 2; report every attempt.
 
         A refused recipient, a 4xx/5xx reply, a refused connection or a timeout all count as a
@@ -193,9 +179,7 @@ class ReferralMailer:
         attempts: list[Attempt] = []
         per_stage = self.settings.smtp_attempts_per_stage
         for stage, key, contact in on_call.stages():
-            message = self.build_message(
-                request, contact, stage=stage, organisation_name=organisation_name
-            )
+            message = self.build_message(request, contact, stage=stage, organisation_name=organisation_name)
             for number in range(1, per_stage + 1):
                 if attempts:
                     await asyncio.sleep(self.settings.smtp_retry_delay_seconds)
@@ -266,9 +250,7 @@ async def refer(
     name = organisation_name or request.po
     on_call = rota.on_call(request.service_option, request.sub_category, now)
     if on_call is None:
-        logger.error(
-            "No one on call for %s (%s/%s)", request.reference, request.po, request.service_option
-        )
+        logger.error("No one on call for %s (%s/%s)", request.reference, request.po, request.service_option)
         text = f"No one is on call for {request.service_option} in the rota at {now:%Y-%m-%d %H:%M}"
         await asyncio.to_thread(
             store.add_update,
@@ -285,14 +267,9 @@ async def refer(
         text = (
             f"Referral emailed to {attempt.contact_key} (stage {attempt.stage})"
             if attempt.ok
-            else f"Referral to {attempt.contact_key} (stage {attempt.stage}) failed: "
-            f"{attempt.error}"
+            else f"Referral to {attempt.contact_key} (stage {attempt.stage}) failed: {attempt.error}"
         )
         data = {"stage": attempt.stage, "contact": attempt.contact_key, "error": attempt.error}
-        await asyncio.to_thread(
-            store.add_update, request.reference, "referral_attempt", text, data, now=attempt.at
-        )
-    await asyncio.to_thread(
-        store.record_dispatch, request.reference, result.status, result.at or now
-    )
+        await asyncio.to_thread(store.add_update, request.reference, "referral_attempt", text, data, now=attempt.at)
+    await asyncio.to_thread(store.record_dispatch, request.reference, result.status, result.at or now)
     return result

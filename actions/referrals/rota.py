@@ -242,21 +242,13 @@ class Rota:
             for stage in ("stage1", "stage2"):
                 key = getattr(shift, stage)
                 if key not in parsed.contacts:
-                    problems.append(
-                        format_problem(
-                            path, f"shifts[{index}].{stage}", f"no contact '{key}' in contacts"
-                        )
-                    )
+                    problems.append(format_problem(path, f"shifts[{index}].{stage}", f"no contact '{key}' in contacts"))
         if not parsed.shifts:
-            problems.append(
-                format_problem(path, "shifts", "no shifts: no one would ever receive a referral")
-            )
+            problems.append(format_problem(path, "shifts", "no shifts: no one would ever receive a referral"))
         if problems:
             raise ConfigError(problems)
         if not any(shift.service_option == ANY_OPTION for shift in parsed.shifts):
-            logger.warning(
-                "%s: no '*' shift, so options without their own shift have no one on call", path
-            )
+            logger.warning("%s: no '*' shift, so options without their own shift have no one on call", path)
         return cls(parsed.contacts, tuple(parsed.shifts), parsed.timezone, Path(path))
 
     def on_call(self, service_option: str, sub_category: str | None, at: datetime) -> OnCall | None:

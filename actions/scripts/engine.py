@@ -295,9 +295,7 @@ class ScriptRun:
         """Decide the outcome from the answers, the organisation's table and the template's."""
         halt = state.get("halt")
         if halt and "rule" not in halt:
-            return Decision(
-                outcome=halt["outcome"], message=halt.get("message"), sub_category=self.config.sub_category
-            )
+            return Decision(outcome=halt["outcome"], message=halt.get("message"), sub_category=self.config.sub_category)
         facts = self.facts(state)
         decision = Decision(outcome=self.script.default_outcome, sub_category=self.config.sub_category)
         decided = False

@@ -62,7 +62,9 @@ def test_an_address_in_another_borough_names_that_borough(book: AddressBook) -> 
     assert match.outside is not None and match.outside.borough == "Haringey"
 
 
-@pytest.mark.parametrize("said", ["behind the big tree near the shops", "by the green bit", "asdfgh", "99 Nowhere Lane"])
+@pytest.mark.parametrize(
+    "said", ["behind the big tree near the shops", "by the green bit", "asdfgh", "99 Nowhere Lane"]
+)
 def test_nonsense_is_not_forced_onto_a_record(book: AddressBook, said: str) -> None:
     assert book.match(said).status == "not_found"
 
@@ -74,7 +76,9 @@ def test_gazetteer_lists_streets_buildings_and_estates(book: AddressBook) -> Non
 
 def test_a_bad_address_file_names_line_and_field(tmp_path: Path) -> None:
     path = tmp_path / "addresses.csv"
-    path.write_text("uprn,address,postcode,tenure\n1,1 A Road,EN1 1GU,tenant\nabc,2 A Road,EN1 1GU,tenant\n3,,nonsense,renter\n")
+    path.write_text(
+        "uprn,address,postcode,tenure\n1,1 A Road,EN1 1GU,tenant\nabc,2 A Road,EN1 1GU,tenant\n3,,nonsense,renter\n"
+    )
     with pytest.raises(ConfigError) as caught:
         AddressBook.from_csv(path)
     text = str(caught.value)
@@ -96,6 +100,8 @@ def test_every_shipped_address_file_loads_and_finds_its_own_houses() -> None:
         book = AddressBook.from_csv(path, directory)
         for address in book.addresses[::25]:
             first = address.address.split(",")[0]
-            said = f"{address.address} {address.postcode}" if first.startswith("Flat") else f"{first} {address.postcode}"
+            said = (
+                f"{address.address} {address.postcode}" if first.startswith("Flat") else f"{first} {address.postcode}"
+            )
             match = book.match(said)
             assert match.status == "matched" and match.candidates[0] == address, (path, said, match.status)

@@ -15,7 +15,13 @@ COMMON = Path(__file__).resolve().parents[2] / "service_scripts" / "_common"
 
 @pytest.mark.parametrize(
     ("typed", "expected"),
-    [("n17 6ab", "N17 6AB"), ("N176AB", "N17 6AB"), ("sw1a 2aa", "SW1A 2AA"), ("EN3 6HS ", "EN3 6HS"), ("E1 6O4", None)],
+    [
+        ("n17 6ab", "N17 6AB"),
+        ("N176AB", "N17 6AB"),
+        ("sw1a 2aa", "SW1A 2AA"),
+        ("EN3 6HS ", "EN3 6HS"),
+        ("E1 6O4", None),
+    ],
 )
 def test_postcodes_are_normalised_however_typed(typed: str, expected: str | None) -> None:
     assert normalise_postcode(typed) == expected

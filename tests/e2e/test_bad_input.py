@@ -43,7 +43,9 @@ def test_invalid_phone_number_is_explained_and_asked_again(stack: Stack, any_add
     home = any_address("ealing")
     who = sender()
     stack.send(who, "there's a stray dog running around the estate", po="ealing", now=SAT_NIGHT)
-    stack.say(who, "a brown dog with no collar", "roaming", "no", home["query"], "yes", "Chris", po="ealing", now=SAT_NIGHT)
+    stack.say(
+        who, "a brown dog with no collar", "roaming", "no", home["query"], "yes", "Chris", po="ealing", now=SAT_NIGHT
+    )
     replies = stack.send(who, "12345", po="ealing", now=SAT_NIGHT)
     assert "doesn't look like a UK phone number" in joined(replies)
     replies = stack.send(who, "07700 900777", po="ealing", now=SAT_NIGHT)
@@ -55,6 +57,16 @@ def test_resident_who_cannot_answer_still_gets_action(stack: Stack, any_address)
     home = any_address("kensington_chelsea")
     who = sender()
     stack.send(who, "a tree branch has fallen and is hanging over the pavement", po="kensington_chelsea", now=SAT_NIGHT)
-    stack.say(who, "huge branch hanging off", "i don't know", home["query"], "yes", "not sure", "07700 900888", po="kensington_chelsea", now=SAT_NIGHT)
+    stack.say(
+        who,
+        "huge branch hanging off",
+        "i don't know",
+        home["query"],
+        "yes",
+        "not sure",
+        "07700 900888",
+        po="kensington_chelsea",
+        now=SAT_NIGHT,
+    )
     slots = stack.slots(who)
     assert slots["call_outcome"] == "referred"

@@ -13,7 +13,17 @@ pytestmark = pytest.mark.e2e
 def report_street_light(stack: Stack, who: str, query: str, name: str) -> list[str]:
     """A complete street-lighting report in Waltham Forest."""
     stack.send(who, "the street light outside my house is out", po="waltham_forest", now=SAT_NIGHT)
-    return stack.say(who, "lamp post is completely dark", "no", query, "yes", name, "07700 900555", po="waltham_forest", now=SAT_NIGHT)
+    return stack.say(
+        who,
+        "lamp post is completely dark",
+        "no",
+        query,
+        "yes",
+        name,
+        "07700 900555",
+        po="waltham_forest",
+        now=SAT_NIGHT,
+    )
 
 
 def test_second_report_at_the_same_address_is_an_update_not_a_second_referral(stack: Stack, any_address) -> None:  # type: ignore[no-untyped-def]

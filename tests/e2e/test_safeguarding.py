@@ -40,8 +40,9 @@ def test_child_at_risk_mid_homelessness_script_goes_to_social_services(stack: St
     """A child left alone, typed in the middle of a homelessness call, interrupts it."""
     who = sender()
     stack.send(who, "we've lost our flat and have nowhere to go tonight", po=po, now=SAT_NIGHT)
-    replies = stack.send(who, "the neighbours kids have been left home alone all night and the baby is screaming", po=po,
-                         now=SAT_NIGHT)
+    replies = stack.send(
+        who, "the neighbours kids have been left home alone all night and the baby is screaming", po=po, now=SAT_NIGHT
+    )
     assert "999" in joined(replies)
     assert stack.slots(who)["service_option"] == "social_services_emergency"
 
@@ -49,8 +50,12 @@ def test_child_at_risk_mid_homelessness_script_goes_to_social_services(stack: St
 def test_domestic_abuse_in_a_homelessness_call_gives_numbers_and_carries_on(stack: Stack) -> None:
     """Fleeing violence is part of the homelessness script: numbers at once, the script goes on."""
     who = sender()
-    replies = stack.send(who, "my husband hit me again and i've left with the kids, we have nowhere to stay tonight",
-                         po="barnet", now=SAT_NIGHT)
+    replies = stack.send(
+        who,
+        "my husband hit me again and i've left with the kids, we have nowhere to stay tonight",
+        po="barnet",
+        now=SAT_NIGHT,
+    )
     assert "0808 2000 247" in joined(replies)
     slots = stack.slots(who)
     assert slots["service_option"] == "homeless_families"

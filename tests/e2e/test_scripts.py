@@ -55,7 +55,12 @@ def email_for(stack: Stack, reference: str) -> tuple[list[str], str]:
     ],
 )
 def test_emergency_leak_is_referred_to_the_plumber(
-    stack: Stack, tenant_address: dict[str, dict[str, str]], po: str, address: str | None, prefix: str, expected_option: str
+    stack: Stack,
+    tenant_address: dict[str, dict[str, str]],
+    po: str,
+    address: str | None,
+    prefix: str,
+    expected_option: str,
 ) -> None:
     """A tenant's leak through the ceiling is an emergency for the on-call plumber, emailed now."""
     home = tenant_address[po]
@@ -66,7 +71,17 @@ def test_emergency_leak_is_referred_to_the_plumber(
         stack.send(who, "a leak", po=po, now=SAT_NIGHT)
     replies = stack.send(who, home["query"], po=po, now=SAT_NIGHT)
     assert home["postcode"] in joined(replies), replies
-    stack.say(who, "yes", "yes", "no", "it's coming through the light fitting", "Amina Yusuf", "07700 900123", po=po, now=SAT_NIGHT)
+    stack.say(
+        who,
+        "yes",
+        "yes",
+        "no",
+        "it's coming through the light fitting",
+        "Amina Yusuf",
+        "07700 900123",
+        po=po,
+        now=SAT_NIGHT,
+    )
     slots = stack.slots(who)
     assert slots["service_option"] == expected_option
     assert slots["call_outcome"] == "referred"
@@ -85,7 +100,19 @@ def test_routine_repair_goes_to_the_daytime_service(stack: Stack, tenant_address
     home = tenant_address["havering"]
     who = sender()
     stack.send(who, "my bathroom tap keeps dripping", po="havering", now=SAT_NIGHT)
-    stack.say(who, "leak", home["query"], "yes", "no", "no", "bathroom sink tap", "Tom", "020 7946 0999", po="havering", now=SAT_NIGHT)
+    stack.say(
+        who,
+        "leak",
+        home["query"],
+        "yes",
+        "no",
+        "no",
+        "bathroom sink tap",
+        "Tom",
+        "020 7946 0999",
+        po="havering",
+        now=SAT_NIGHT,
+    )
     slots = stack.slots(who)
     assert slots["call_outcome"] == "daytime"
     assert slots["repair_priority"] == "routine"
@@ -109,10 +136,24 @@ def test_leaseholder_is_signposted_before_triage(stack: Stack, address_with_tenu
 def test_homeless_family_is_placed_with_a_provider_in_enfield(stack: Stack) -> None:
     """Enfield lets the agent book emergency accommodation, recorded for officer confirmation."""
     who = sender()
-    stack.send(who, "we've been evicted and have nowhere to sleep tonight with my two kids", po="enfield", now=SAT_NIGHT)
+    stack.send(
+        who, "we've been evicted and have nowhere to sleep tonight with my two kids", po="enfield", now=SAT_NIGHT
+    )
     replies = stack.say(
-        who, "myself", "Jo Bloggs", "no", "yes", "yes", "no", "no", "no", "me and two children", "outside the civic centre",
-        "07700 900456", po="enfield", now=SAT_NIGHT,
+        who,
+        "myself",
+        "Jo Bloggs",
+        "no",
+        "yes",
+        "yes",
+        "no",
+        "no",
+        "no",
+        "me and two children",
+        "outside the civic centre",
+        "07700 900456",
+        po="enfield",
+        now=SAT_NIGHT,
     )
     slots = stack.slots(who)
     assert slots["call_outcome"] == "placed", replies
@@ -126,8 +167,25 @@ def test_homeless_family_is_placed_with_a_provider_in_enfield(stack: Stack) -> N
 def test_homeless_family_is_referred_to_the_housing_officer(stack: Stack, po: str) -> None:
     """A pregnant woman with nowhere to go tonight is referred to the on-call housing officer."""
     who = sender()
-    stack.send(who, "i'm pregnant and my partner has kicked me out, i've got nowhere to stay tonight", po=po, now=SAT_NIGHT)
-    stack.say(who, "myself", "Sara", "no", "yes", "no", "yes", "no", "no", "just me", "at a friend's doorstep", "07700 900789", po=po, now=SAT_NIGHT)
+    stack.send(
+        who, "i'm pregnant and my partner has kicked me out, i've got nowhere to stay tonight", po=po, now=SAT_NIGHT
+    )
+    stack.say(
+        who,
+        "myself",
+        "Sara",
+        "no",
+        "yes",
+        "no",
+        "yes",
+        "no",
+        "no",
+        "just me",
+        "at a friend's doorstep",
+        "07700 900789",
+        po=po,
+        now=SAT_NIGHT,
+    )
     slots = stack.slots(who)
     assert slots["service_option"] == "homeless_families"
     assert slots["call_outcome"] in {"referred", "placed"}
@@ -139,10 +197,28 @@ def test_homeless_family_is_referred_to_the_housing_officer(stack: Stack, po: st
 def test_do_not_place_agency_is_referred_not_placed(stack: Stack) -> None:
     """An agency on the organisation's "do not place" list never gets a placement from the agent."""
     who = sender()
-    stack.send(who, "I'm calling from a lettings agency about a family who need emergency accommodation", po="enfield", now=SAT_NIGHT)
+    stack.send(
+        who,
+        "I'm calling from a lettings agency about a family who need emergency accommodation",
+        po="enfield",
+        now=SAT_NIGHT,
+    )
     replies = stack.say(
-        who, "agency", "Example Lettings Agency", "Pat Smith", "no", "yes", "yes", "no", "no", "no", "2 adults 1 child",
-        "our office", "020 7946 0998", po="enfield", now=SAT_NIGHT,
+        who,
+        "agency",
+        "Example Lettings Agency",
+        "Pat Smith",
+        "no",
+        "yes",
+        "yes",
+        "no",
+        "no",
+        "no",
+        "2 adults 1 child",
+        "our office",
+        "020 7946 0998",
+        po="enfield",
+        now=SAT_NIGHT,
     )
     slots = stack.slots(who)
     assert slots["call_outcome"] == "referred", replies
@@ -222,7 +298,9 @@ def test_suicide_in_an_organisation_without_the_option_still_gives_numbers(stack
 def test_option_not_offered_is_signposted_to_who_does(stack: Stack) -> None:
     """Peabody has no noise service: say so, set out_of_scope, and signpost."""
     who = sender()
-    replies = stack.send(who, "the people upstairs are having a party and the music is so loud", po="peabody", now=SAT_NIGHT)
+    replies = stack.send(
+        who, "the people upstairs are having a party and the music is so loud", po="peabody", now=SAT_NIGHT
+    )
     assert "doesn't run an out-of-hours service" in joined(replies)
     slots = stack.slots(who)
     assert slots["service_option"] == "out_of_scope"

@@ -71,9 +71,7 @@ def postgres_url() -> Iterator[str]:
         subprocess.run([*prefix, initdb, "-D", str(data), "-A", "trust", "-U", "postgres"], **run)
         options = f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off"
         log = str(workdir / "pg.log")
-        subprocess.run(
-            [*prefix, pg_ctl, "-D", str(data), "-o", options, "-l", log, "-w", "start"], **run
-        )
+        subprocess.run([*prefix, pg_ctl, "-D", str(data), "-o", options, "-l", log, "-w", "start"], **run)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
         shutil.rmtree(workdir, ignore_errors=True)
         pytest.skip(f"could not start PostgreSQL: {exc}")

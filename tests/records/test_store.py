@@ -104,9 +104,7 @@ def _create_concurrently(make_store: Any, writers: int = 20) -> list[str]:
 
 
 @pytest.mark.parametrize("shared", [True, False], ids=["one-store", "store-per-writer"])
-def test_references_unique_under_20_concurrent_writers_sqlite(
-    store: RecordStore, db_url: str, shared: bool
-) -> None:
+def test_references_unique_under_20_concurrent_writers_sqlite(store: RecordStore, db_url: str, shared: bool) -> None:
     """20 threads at once on one SQLite file: one engine, or one each like separate processes."""
     references = _create_concurrently(lambda: store if shared else RecordStore(db_url))
     expected = {f"ENF-20261122-{n:04d}" for n in range(1, 21)}
@@ -124,9 +122,7 @@ def pg_store(postgres_url: str) -> Iterator[RecordStore]:
     store.dispose()
 
 
-def test_references_unique_under_20_concurrent_writers_postgresql(
-    pg_store: RecordStore, postgres_url: str
-) -> None:
+def test_references_unique_under_20_concurrent_writers_postgresql(pg_store: RecordStore, postgres_url: str) -> None:
     """The same guarantee on PostgreSQL: the counter row lock serialises writers."""
     references = _create_concurrently(lambda: RecordStore(postgres_url))
     assert sorted(references) == [f"ENF-20261122-{n:04d}" for n in range(1, 21)]
@@ -247,9 +243,7 @@ def test_latest_open_duplicate_wins(store: RecordStore) -> None:
 
 def test_duplicate_by_address_text_without_uprn(store: RecordStore) -> None:
     """Unverified addresses match on their words, whatever the case, punctuation or postcode."""
-    original = make(
-        store, uprn=None, address_verified=False, address="Flat 2, 10 High Road, EN1 1AA"
-    )
+    original = make(store, uprn=None, address_verified=False, address="Flat 2, 10 High Road, EN1 1AA")
     for typed in (
         "flat 2 10 high road",
         "FLAT 2, 10 HIGH ROAD, en1 1aa",
@@ -257,16 +251,8 @@ def test_duplicate_by_address_text_without_uprn(store: RecordStore) -> None:
     ):
         found = store.find_open_duplicate("enfield", "housing_repairs", None, typed)
         assert found is not None and found.reference == original.reference, typed
-    assert (
-        store.find_open_duplicate(
-            "enfield", "housing_repairs", None, "Flat 2, 10 High Road, N9 9ZZ"
-        )
-        is None
-    )
-    assert (
-        store.find_open_duplicate("enfield", "housing_repairs", None, "Flat 3, 10 High Road")
-        is None
-    )
+    assert store.find_open_duplicate("enfield", "housing_repairs", None, "Flat 2, 10 High Road, N9 9ZZ") is None
+    assert store.find_open_duplicate("enfield", "housing_repairs", None, "Flat 3, 10 High Road") is None
     assert store.find_open_duplicate("enfield", "noise", None, "Flat 2, 10 High Road") is None
 
 
@@ -276,9 +262,7 @@ def test_duplicate_by_address_text_without_uprn(store: RecordStore) -> None:
 def test_add_update_appends_to_history(store: RecordStore) -> None:
     """Updates are an audit trail, oldest first, found by any spelling of the reference."""
     view = make(store)
-    store.add_update(
-        "enf 20261122 1", "duplicate_report", "Reported again", {"x": 1}, now=at("2026-11-22T22:00")
-    )
+    store.add_update("enf 20261122 1", "duplicate_report", "Reported again", {"x": 1}, now=at("2026-11-22T22:00"))
     store.add_update(view.reference, "status_query", "Resident asked", now=at("2026-11-22T22:30"))
     updates = store.get(view.reference).updates
     assert [(u.kind, u.text, u.data) for u in updates] == [
@@ -323,9 +307,7 @@ def test_fields_round_trip(store: RecordStore) -> None:
     view = make(store, flags=["address_unverified"])
     stored = store.get(view.reference)
     assert stored == view
-    assert stored.transcript == [
-        {"at": "21:14:00", "speaker": "resident", "text": "My ceiling is leaking"}
-    ]
+    assert stored.transcript == [{"at": "21:14:00", "speaker": "resident", "text": "My ceiling is leaking"}]
     assert stored.flags == ["address_unverified"]
     assert stored.status == "open" and stored.referral_status == "pending"
     assert stored.started_at == at("2026-11-22T21:10")

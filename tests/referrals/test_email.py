@@ -105,14 +105,10 @@ def new_request(store: RecordStore, **overrides: Any) -> ServiceRequestView:
 def run_refer(store: RecordStore, config: Settings, request: ServiceRequestView) -> Any:
     """Refer a request with a fresh mailer, as the action server does."""
     mailer = ReferralMailer(config)
-    return asyncio.run(
-        refer(store, mailer, ROTA, request, NOW, organisation_name="London Borough of Enfield")
-    )
+    return asyncio.run(refer(store, mailer, ROTA, request, NOW, organisation_name="London Borough of Enfield"))
 
 
-def attempts_in_store(
-    store: RecordStore, reference: str
-) -> list[tuple[str | None, int, str | None]]:
+def attempts_in_store(store: RecordStore, reference: str) -> list[tuple[str | None, int, str | None]]:
     """``(contact, stage, error)`` of every referral attempt recorded on a request."""
     view = store.get(reference)
     assert view is not None
@@ -123,17 +119,13 @@ def attempts_in_store(
     ]
 
 
-def test_body_has_the_five_fields_first_in_order(
-    smtp: tuple[ScriptedHandler, int], store: RecordStore
-) -> None:
+def test_body_has_the_five_fields_first_in_order(smtp: tuple[ScriptedHandler, int], store: RecordStore) -> None:
     """Spec 5.2.5: name, address, number, details, reference first, then context."""
     handler, port = smtp
     request = new_request(store)
     result = run_refer(store, settings(port), request)
 
-    assert (
-        result.status == "sent" and result.stage == 1 and result.contact_key == "housing_officer_a"
-    )
+    assert result.status == "sent" and result.stage == 1 and result.contact_key == "housing_officer_a"
     assert len(handler.messages) == 1
     recipients, message = handler.messages[0]
     assert recipients == [OFFICER]
@@ -161,9 +153,7 @@ def test_body_has_the_five_fields_first_in_order(
     assert store.pending_referrals() == []
 
 
-def test_unverified_address_is_marked(
-    smtp: tuple[ScriptedHandler, int], store: RecordStore
-) -> None:
+def test_unverified_address_is_marked(smtp: tuple[ScriptedHandler, int], store: RecordStore) -> None:
     """The officer is warned when an address was not found in the address file."""
     handler, port = smtp
     request = new_request(store, uprn=None, address_verified=False, caller_name=None)
@@ -175,9 +165,7 @@ def test_unverified_address_is_marked(
 
 
 @pytest.mark.parametrize("where", ["rcpt", "data"])
-def test_temporary_failure_is_retried(
-    smtp: tuple[ScriptedHandler, int], store: RecordStore, where: str
-) -> None:
+def test_temporary_failure_is_retried(smtp: tuple[ScriptedHandler, int], store: RecordStore, where: str) -> None:
     """A 4xx from the server is retried at the same contact and the retry recorded."""
     handler, port = smtp
     replies = handler.rcpt_replies if where == "rcpt" else handler.data_replies
@@ -198,9 +186,7 @@ def test_temporary_failure_is_retried(
     assert store.get(request.reference).referral_status == "sent"
 
 
-def test_refused_stage1_falls_back_to_stage2(
-    smtp: tuple[ScriptedHandler, int], store: RecordStore
-) -> None:
+def test_refused_stage1_falls_back_to_stage2(smtp: tuple[ScriptedHandler, int], store: RecordStore) -> None:
     """When stage 1 cannot be reached the escalation contact gets the referral."""
     handler, port = smtp
     handler.refuse[OFFICER] = "550 5.1.1 Mailbox unavailable"
@@ -213,9 +199,7 @@ def test_refused_stage1_falls_back_to_stage2(
     assert len(handler.messages) == 1
     recipients, message = handler.messages[0]
     assert recipients == [MANAGER] and message["To"] == MANAGER
-    assert "Escalated to you (stage 2)" in message.get_payload(decode=True).decode("utf-8").replace(
-        "\r\n", "\n"
-    )
+    assert "Escalated to you (stage 2)" in message.get_payload(decode=True).decode("utf-8").replace("\r\n", "\n")
     assert [c for c, _, _ in attempts_in_store(store, request.reference)] == [
         "housing_officer_a",
         "housing_officer_a",
@@ -280,9 +264,7 @@ def test_timeout_counts_as_a_failure(silent_server: int, store: RecordStore) -> 
     assert store.get(request.reference).referral_status == "failed"
 
 
-def test_no_one_on_call_is_a_recorded_failure(
-    smtp: tuple[ScriptedHandler, int], store: RecordStore
-) -> None:
+def test_no_one_on_call_is_a_recorded_failure(smtp: tuple[ScriptedHandler, int], store: RecordStore) -> None:
     """A rota gap is recorded as a failed referral, not silently dropped."""
     handler, port = smtp
     nobody = Rota.from_data(
@@ -305,10 +287,7 @@ def test_no_one_on_call_is_a_recorded_failure(
     assert handler.messages == []
     stored = store.get(request.reference)
     assert stored is not None and stored.referral_status == "failed"
-    assert (
-        stored.updates[-1].kind == "referral_attempt"
-        and "No one is on call" in stored.updates[-1].text
-    )
+    assert stored.updates[-1].kind == "referral_attempt" and "No one is on call" in stored.updates[-1].text
     assert store.pending_referrals() == [stored]
 
 

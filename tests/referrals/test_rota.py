@@ -128,17 +128,12 @@ def test_aware_times_are_converted_to_london() -> None:
     r = rota(shift(**{"from": "17:00", "to": "08:00"}))
     # 16:30 UTC in July is 17:30 BST: on call. In November it is 16:30 GMT: not.
     assert r.on_call("homeless_families", None, datetime(2026, 7, 1, 16, 30, tzinfo=timezone.utc))
-    assert (
-        r.on_call("homeless_families", None, datetime(2026, 11, 2, 16, 30, tzinfo=timezone.utc))
-        is None
-    )
+    assert r.on_call("homeless_families", None, datetime(2026, 11, 2, 16, 30, tzinfo=timezone.utc)) is None
 
 
 def test_stages_list_a_repeated_contact_once() -> None:
     """Escalating to the same person again is pointless, so they are tried once."""
-    same = rota(shift(stage1="duty", stage2="duty")).on_call(
-        "homeless_families", None, local("2026-11-22T21:00")
-    )
+    same = rota(shift(stage1="duty", stage2="duty")).on_call("homeless_families", None, local("2026-11-22T21:00"))
     assert same is not None and [key for _, key, _ in same.stages()] == ["duty"]
     two = rota(shift()).on_call("homeless_families", None, local("2026-11-22T21:00"))
     assert two is not None and [(n, key) for n, key, _ in two.stages()] == [
@@ -153,9 +148,7 @@ def test_stages_list_a_repeated_contact_once() -> None:
 def write(tmp_path: Path, data: Any) -> Path:
     """Write a rota file from YAML text or data."""
     path = tmp_path / "rota.yaml"
-    path.write_text(
-        data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False), encoding="utf-8"
-    )
+    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path
 
 
@@ -164,9 +157,7 @@ def problems(tmp_path: Path, data: Any) -> list[str]:
     path = write(tmp_path, data)
     with pytest.raises(ConfigError) as caught:
         load_rota(path)
-    assert all(line.startswith(f"{path}: ") for line in caught.value.problems), (
-        caught.value.problems
-    )
+    assert all(line.startswith(f"{path}: ") for line in caught.value.problems), caught.value.problems
     return [line[len(f"{path}: ") :] for line in caught.value.problems]
 
 
@@ -184,9 +175,7 @@ def problems(tmp_path: Path, data: Any) -> list[str]:
         ({"colour": "red"}, "shifts[3].colour", "extra fields not permitted"),
     ],
 )
-def test_bad_shift_names_the_field(
-    tmp_path: Path, bad_shift: dict[str, Any], field: str, words: str
-) -> None:
+def test_bad_shift_names_the_field(tmp_path: Path, bad_shift: dict[str, Any], field: str, words: str) -> None:
     """Staff are told the exact shift and field to fix."""
     shifts = [shift(), shift(), shift(), shift(**bad_shift)]
     found = problems(tmp_path, {"contacts": CONTACTS, "shifts": shifts})
@@ -215,9 +204,7 @@ def test_unquoted_time_is_explained(tmp_path: Path) -> None:
         ({"email": "x@org.example"}, "contacts.broken.name", "field required"),
     ],
 )
-def test_bad_contact_names_the_field(
-    tmp_path: Path, contact: dict[str, Any], field: str, words: str
-) -> None:
+def test_bad_contact_names_the_field(tmp_path: Path, contact: dict[str, Any], field: str, words: str) -> None:
     """Contacts without a usable email are caught before a referral needs them."""
     found = problems(tmp_path, {"contacts": {**CONTACTS, "broken": contact}, "shifts": [shift()]})
     assert any(line.startswith(f"{field}: ") and words in line for line in found), found

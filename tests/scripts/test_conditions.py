@@ -36,7 +36,11 @@ def test_in_list_matches_names_despite_typos_and_word_order() -> None:
     assert in_named_list("children's services emergency duty team enfield", entries) == entries[0]
     assert in_named_list("North Middlesx Hospital social work team", entries) == entries[1]
     assert in_named_list("Example Lettings", entries) is None
-    assert holds({"q_agency": {"in_list": "do_place"}}, {"q_agency": "north middlesex hospital social work team"}, {"do_place": entries})
+    assert holds(
+        {"q_agency": {"in_list": "do_place"}},
+        {"q_agency": "north middlesex hospital social work team"},
+        {"do_place": entries},
+    )
 
 
 def test_unknown_operator_is_reported_with_its_place() -> None:

@@ -35,7 +35,9 @@ def test_phone_numbers_typed_or_spoken(text: str, expected: str | None) -> None:
     assert normalise_phone(text) == expected
 
 
-@pytest.mark.parametrize(("text", "value"), [("yes", True), ("yeah it is", True), ("Nope", False), ("1", True), ("2", False)])
+@pytest.mark.parametrize(
+    ("text", "value"), [("yes", True), ("yeah it is", True), ("Nope", False), ("1", True), ("2", False)]
+)
 def test_yes_no(text: str, value: bool) -> None:
     """Yes and no in words or by keypad."""
     assert validate_yes_no(YES_NO, text, None).value is value
@@ -55,7 +57,10 @@ def test_choice_by_word_fuzzy_and_number() -> None:
             "slot": "q_p",
             "ask": "?",
             "type": "choice",
-            "choices": {"heating": {"label": "no heating", "says": ["boiler", "radiator"]}, "leak": {"label": "a leak", "says": ["flood"]}},
+            "choices": {
+                "heating": {"label": "no heating", "says": ["boiler", "radiator"]},
+                "leak": {"label": "a leak", "says": ["flood"]},
+            },
         }
     )
     assert validate_choice(question, "the boiler's packed in", None).value == "heating"

@@ -140,16 +140,29 @@ class Stack:
         log_dir.mkdir(exist_ok=True)
         actions = subprocess.Popen(
             [str(BIN / "python"), "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.action_port)],
-            cwd=ROOT, env=self.env,
-            stdout=(log_dir / "actions.log").open("ab"), stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=self.env,
+            stdout=(log_dir / "actions.log").open("ab"),
+            stderr=subprocess.STDOUT,
         )
         rasa = subprocess.Popen(
             [
-                str(BIN / "rasa"), "run", "--enable-api", "--port", str(self.rasa_port), "--model", str(model),
-                "--endpoints", str(endpoints), "--credentials", str(ROOT / "bot" / "credentials.yml"),
+                str(BIN / "rasa"),
+                "run",
+                "--enable-api",
+                "--port",
+                str(self.rasa_port),
+                "--model",
+                str(model),
+                "--endpoints",
+                str(endpoints),
+                "--credentials",
+                str(ROOT / "bot" / "credentials.yml"),
             ],
-            cwd=ROOT, env=self.env,
-            stdout=(log_dir / "rasa.log").open("ab"), stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=self.env,
+            stdout=(log_dir / "rasa.log").open("ab"),
+            stderr=subprocess.STDOUT,
         )
         self.processes = [actions, rasa]
         wait_for(f"http://127.0.0.1:{self.action_port}/health", 120, actions)
@@ -231,7 +244,8 @@ def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
