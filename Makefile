@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check train bench lint setup clean
+.PHONY: run test check train bench eval lint setup clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,10 @@ train: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) tools/bench_chat.py
+
+# NLU figures on the held-out set; ARGS=--compare scores every pipeline in eval/pipelines/.
+eval: $(STAMP)
+	$(PY) tools/eval_nlu.py $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check actions tests tools

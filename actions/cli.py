@@ -28,15 +28,20 @@ MODELS = PROJECT_ROOT / "models"
 VAR = PROJECT_ROOT / "var"
 
 
-def model_hash() -> str:
-    """Hash of everything training reads, so an unchanged model is never trained twice."""
+def inputs_hash(inputs: list[Path]) -> str:
+    """Hash of the files under ``inputs`` (names and contents), to key cached models."""
     digest = hashlib.sha256()
-    for root in MODEL_INPUTS:
+    for root in inputs:
         files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
         for path in files:
             digest.update(str(path.relative_to(PROJECT_ROOT)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def model_hash() -> str:
+    """Hash of everything training reads, so an unchanged model is never trained twice."""
+    return inputs_hash(MODEL_INPUTS)
 
 
 def model_path() -> Path:

@@ -88,9 +88,17 @@ class Safeguarding:
 
     def detect(self, text: str, intent: str | None = None, confidence: float = 0.0) -> Detection | None:
         """The first risk the message shows: explicit phrases win over the classifier."""
+        return self.by_phrase(text) or self.by_classifier(intent, confidence)
+
+    def by_phrase(self, text: str) -> Detection | None:
+        """The first kind one of whose explicit phrases occurs in the text."""
         for kind in self.kinds:
             if any(p.search(text) for p in kind.phrases):
                 return Detection(kind, "phrase")
+        return None
+
+    def by_classifier(self, intent: str | None, confidence: float) -> Detection | None:
+        """The first kind whose intent the classifier predicted confidently enough."""
         for kind in self.kinds:
             if kind.intent and intent == kind.intent and confidence >= kind.confidence:
                 return Detection(kind, "classifier")

@@ -62,6 +62,19 @@ def not_offered_message(registry: Registry, org: Organisation, option_id: str) -
     return " ".join(parts)
 
 
+def out_of_scope_signposts(registry: Registry, org: Organisation) -> str:
+    """Where to go instead when no Service Option fits: the ``out_of_scope`` signposts, then daytime."""
+    parts = []
+    for key in registry.not_offered.get("out_of_scope", []):
+        contact = org.profile.contacts.get(key)
+        if contact:
+            parts.append(contact.describe())
+    daytime = org.profile.daytime_service.describe()
+    if parts:
+        return f"You may find help from {'; '.join(parts)}. For other council services, contact {daytime}."
+    return f"{daytime} may be able to point you in the right direction."
+
+
 async def start_option(
     runtime: Runtime,
     dispatcher: CollectingDispatcher,
@@ -92,8 +105,7 @@ async def start_option(
             flags=flags,
         )
         if outcome == "out_of_scope":
-            daytime = org.profile.daytime_service.describe()
-            result.message = f"{result.message} {daytime} may be able to point you in the right direction."
+            result.message = f"{result.message} {out_of_scope_signposts(registry, org)}"
         dispatcher.utter_message(text=result.message)
         return base + result_slots(result)
     config = org.options[option_id]
@@ -205,9 +217,20 @@ class ActionSelectServiceOption(Action):
             if option_id not in found.kind.stay_in or option_id not in org.options:
                 option_id = found.kind.option
         elif (latest.get("intent") or {}).get("name") == "nlu_fallback":
-            dispatcher.utter_message(response="utter_please_rephrase")
-            return events
+            if not _asked_to_rephrase(tracker):
+                dispatcher.utter_message(response="utter_please_rephrase")
+                return events
+            # Still unclear after rephrasing: treat it as something no option covers and signpost.
+            option_id = "out_of_scope"
         return events + await start_option(runtime, dispatcher, tracker, org, option_id, flags=flags)
+
+
+def _asked_to_rephrase(tracker: Tracker) -> bool:
+    """Whether the agent's last reply asked the resident to rephrase."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "bot":
+            return (event.get("metadata") or {}).get("utter_action") == "utter_please_rephrase"
+    return False
 
 
 def top_intent(message: dict[str, Any]) -> tuple[str | None, float]:

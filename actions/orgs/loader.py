@@ -321,6 +321,8 @@ def load_registry(root: Path) -> Registry:
             common_contacts[str(key)] = contact
     not_offered = {str(k): list(v) for k, v in (signposts.get("not_offered") or {}).items()}
     for option_id, keys in not_offered.items():
+        if option_id not in canonical and option_id != "out_of_scope":
+            problems.append(format_problem(signposts_path, f"not_offered.{option_id}", "is not a Service Option id"))
         for key in keys:
             if key not in common_contacts:
                 problems.append(format_problem(signposts_path, f"not_offered.{option_id}", f"no contact '{key}'"))
