@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -94,6 +95,33 @@ def load_examples(paths: list[Path]) -> list[Example]:
         data = load_data(str(path))
         examples += [Example(m.get("text"), m.get("intent")) for m in data.intent_examples]
     return examples
+
+
+NEAR = 0.6
+"""Word-set (Jaccard) similarity at which a training message counts as a copy of a held-out one."""
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(re.findall(r"[a-z']+", text.lower()))
+
+
+def near_duplicates(train: list[Example], heldout: list[Example]) -> list[tuple[str, str, float]]:
+    """Held-out messages that a training message nearly copies: (held-out, training, similarity).
+
+    An exact-match check misses "rubbish hasn't been picked up for two weeks" against "our rubbish
+    hasn't been picked up for two weeks"; such pairs would inflate the held-out figures.
+    """
+    held = [(e.text, _words(e.text)) for e in heldout]
+    found = []
+    for example in train:
+        words = _words(example.text)
+        if not words:
+            continue
+        for text, other in held:
+            similarity = len(words & other) / len(words | other)
+            if similarity >= NEAR:
+                found.append((text, example.text, similarity))
+    return found
 
 
 def load_safeguarding_cases(path: Path) -> list[SafeguardingCase]:
@@ -350,9 +378,12 @@ def main() -> int:
     heldout = load_examples([EVAL / "heldout.yml"])
     cases = load_safeguarding_cases(EVAL / "safeguarding.yml")
     rules = Safeguarding.from_file(SCRIPTS / "_common" / "safeguarding.yaml", set(options))
-    overlap = {e.text.lower() for e in train} & {e.text.lower() for e in heldout}
-    if overlap:
-        print(f"warning: {len(overlap)} held-out messages also appear in the training data", file=sys.stderr)
+    copies = near_duplicates(train, [*heldout, *(Example(c.text, c.kind) for c in cases)])
+    if copies:
+        for held, trained, similarity in copies:
+            print(f"held-out {held!r} is nearly copied by training {trained!r} ({similarity:.2f})", file=sys.stderr)
+        print("refusing to score: the held-out set must stay separate from the training data", file=sys.stderr)
+        return 2
     configs = [DEFAULT_CONFIG]
     if args.compare:
         configs += sorted((EVAL / "pipelines").glob("*.yml"))

@@ -93,6 +93,9 @@ class ActionCompleteScript(Action):
         flags = list(state.get("flags") or [])
         if partial:
             flags.append("interrupted_by_safeguarding")
+            if halt.get("safeguarding"):
+                # The switch is on record at once, not only when the safeguarding script ends.
+                flags.append(f"safeguarding:{halt['safeguarding']}")
         summary = run.summary(state)
         extra = [summary] if summary else []
         extra += decision.notes

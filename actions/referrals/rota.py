@@ -255,11 +255,15 @@ class Rota:
         """Who is on call for an option (and sub-category) at a time, or ``None`` if no one is.
 
         Args:
-            service_option: Canonical option id.
+            service_option: Canonical option id (``housing_repairs/plumber`` implies its sub-category).
             sub_category: E.g. ``plumber``; ``None`` when the option has none.
             at: The moment; an aware datetime is converted to the rota's zone, a naive one is
                 taken as already local.
         """
+        if "/" in service_option:
+            # A specific canonical id such as ``housing_repairs/plumber`` is option + sub-category.
+            service_option, _, specific = service_option.partition("/")
+            sub_category = sub_category or specific
         local = at.astimezone(ZoneInfo(self.timezone)).replace(tzinfo=None) if at.tzinfo else at
         best: tuple[tuple[int, int, int], int, Shift] | None = None
         for index, shift in enumerate(self.shifts):

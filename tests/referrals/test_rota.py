@@ -77,6 +77,7 @@ def test_most_specific_shift_wins_regardless_of_order() -> None:
     assert who(r, "housing_repairs", "plumber", "2026-11-22T21:00") == "plumber"
     assert who(r, "housing_repairs", "electrician", "2026-11-22T21:00") == "officer_b"
     assert who(r, "noise", None, "2026-11-22T21:00") == "duty"
+    assert who(r, "housing_repairs/plumber", None, "2026-11-22T21:00") == "plumber", "a specific option id"
 
 
 def test_window_crossing_midnight_belongs_to_its_start_day() -> None:

@@ -1,0 +1,29 @@
+"""The NLU data itself: every Service Option is trained, and the held-out set stays held out."""
+
+from __future__ import annotations
+
+from tools.eval_nlu import EVAL, Example, NLU_DATA, load_examples, load_safeguarding_cases, near_duplicates, option_ids
+
+
+def test_every_service_option_has_training_and_held_out_messages() -> None:
+    train = {e.label for e in load_examples(sorted(NLU_DATA.rglob("*.yml")))}
+    heldout = {e.label for e in load_examples([EVAL / "heldout.yml"])}
+    missing_train = [o for o in option_ids() if o not in train]
+    missing_heldout = [o for o in option_ids() if o not in heldout]
+    assert not missing_train and not missing_heldout, (missing_train, missing_heldout)
+    assert "out_of_scope" in train and "out_of_scope" in heldout
+
+
+def test_no_held_out_message_is_copied_into_the_training_data() -> None:
+    train = load_examples(sorted(NLU_DATA.rglob("*.yml")))
+    heldout = load_examples([EVAL / "heldout.yml"])
+    copies = near_duplicates(train, heldout)
+    assert not copies, copies[:5]
+
+
+def test_held_out_safeguarding_messages_are_not_training_examples() -> None:
+    train = load_examples(sorted(NLU_DATA.rglob("*.yml")))
+    cases = load_safeguarding_cases(EVAL / "safeguarding.yml")
+    assert {"opening", "repairs", "homelessness"} <= {c.context for c in cases}
+    copies = near_duplicates(train, [Example(c.text, c.kind) for c in cases])
+    assert not copies, copies[:5]
