@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tools.eval_nlu import EVAL, Example, NLU_DATA, load_examples, load_safeguarding_cases, near_duplicates, option_ids
+from tools.eval_nlu import EVAL, NLU_DATA, Example, load_examples, load_safeguarding_cases, near_duplicates, option_ids
 
 
 def test_every_service_option_has_training_and_held_out_messages() -> None:
