@@ -31,6 +31,10 @@ _REPEAT = re.compile(
 )
 _STOP = re.compile(r"^\s*(stop|cancel|forget it|never ?mind|quit)\s*[.!]*\s*$", re.IGNORECASE)
 
+#: Below this confidence an intent does not count as an answer ("our office" is not a "yes"), so
+#: the script's own validators judge the words instead.
+TRUSTED_INTENT = 0.6
+
 
 def run_for(state: State | None) -> ScriptRun | None:
     """Rebuild the script run a saved state belongs to (``None`` if it no longer exists)."""
@@ -96,11 +100,15 @@ class ValidateScriptForm(FormValidationAction):
         domain: DomainDict,
     ) -> dict[str, Any]:
         """Apply the answer to the script (or note an interruption) and ask the next question."""
+        if slot_value is None:
+            # Rasa validates every slot set since the resident last spoke, including the reset that
+            # starts a script: nothing has been answered yet, so there is nothing to judge.
+            return {}
         state = tracker.get_slot("script_state")
         run = run_for(state)
         if run is None:
             return {"script_answer": None}
-        text = str(slot_value or "")
+        text = str(slot_value)
         intent, confidence = _intent(tracker)
         safeguarding = get_runtime().registry.safeguarding
         halt = interruption(state, text, intent, confidence, safeguarding)
@@ -112,9 +120,10 @@ class ValidateScriptForm(FormValidationAction):
             if noted.kind.message:
                 dispatcher.utter_message(text=noted.kind.message)
             state = {**state, "flags": [*state.get("flags", []), f"safeguarding:{noted.kind.name}"]}
-        if intent == "repeat" or _REPEAT.search(text):
+        trusted = intent if confidence >= TRUSTED_INTENT else None
+        if trusted == "repeat" or _REPEAT.search(text):
             return {"script_answer": None}
-        new_state, reply = run.answer(state, text, intent)
+        new_state, reply = run.answer(state, text, trusted)
         if reply:
             dispatcher.utter_message(text=reply)
         return {"script_answer": None, "script_state": new_state}

@@ -217,7 +217,8 @@ class ActionSelectServiceOption(Action):
             if option_id not in found.kind.stay_in or option_id not in org.options:
                 option_id = found.kind.option
         elif (latest.get("intent") or {}).get("name") == "nlu_fallback":
-            if not _asked_to_rephrase(tracker):
+            # An empty message says nothing, so it never counts as a second unclear attempt.
+            if not (latest.get("text") or "").strip() or not _asked_to_rephrase(tracker):
                 dispatcher.utter_message(response="utter_please_rephrase")
                 return events
             # Still unclear after rephrasing: treat it as something no option covers and signpost.

@@ -20,6 +20,19 @@ def test_odd_messages_get_an_answer(stack: Stack, text: str) -> None:
     assert replies and all(reply.strip() for reply in replies)
 
 
+def test_empty_messages_are_asked_about_not_filed_away(stack: Stack) -> None:
+    """A blank message (a slip of the Enter key) is never taken as "out of scope" and closed."""
+    who = sender()
+    for text in ("", "   "):
+        replies = stack.send(who, text, po="haringey", now=SAT_NIGHT)
+        assert "what has happened" in joined(replies).lower()
+    slots = stack.slots(who)
+    assert slots["reference"] is None and slots["call_outcome"] is None
+    replies = stack.send(who, "there's a stray dog running around the estate", po="haringey", now=SAT_NIGHT)
+    assert stack.slots(who)["service_option"] == "stray_dogs"
+    assert "didn't catch" not in joined(replies), "the first question is asked as a first question"
+
+
 def test_nonsense_address_is_reasked_then_kept_as_free_text_and_flagged(stack: Stack) -> None:
     """An address we can't find is asked again, then taken as said and flagged for the officer."""
     who = sender()
