@@ -243,12 +243,33 @@ def test_offensive_graffiti_is_reported_with_the_extra_question(stack: Stack, an
     assert "offensive" in body.lower()
 
 
-def test_noise_outside_patrol_hours_is_answered_from_data(stack: Stack) -> None:
-    """Enfield's noise patrol stops at 3 a.m.: at 4:30 the resident gets the organisation's message."""
+@pytest.mark.parametrize("po", ["enfield", "ealing", "haringey"])
+def test_noise_outside_patrol_hours_is_answered_from_data(stack: Stack, po: str) -> None:
+    """Noise patrols stop at 3 or 4 a.m.: at 4:30 the resident gets the organisation's own message."""
     who = sender()
-    replies = stack.send(who, "my neighbours are playing really loud music", po="enfield", now="2026-11-22T04:30:00")
+    replies = stack.send(who, "my neighbours are playing really loud music", po=po, now="2026-11-22T04:30:00")
     assert "noise patrol isn't operating" in joined(replies)
     assert stack.slots(who)["call_outcome"] == "signposted"
+
+
+@pytest.mark.parametrize("po", ["kensington_chelsea", "peabody", "tower_hamlets"])
+def test_someone_trapped_in_a_lift_goes_to_the_lift_engineer_now(
+    stack: Stack, tenant_address: dict[str, dict[str, str]], po: str
+) -> None:
+    """A person trapped in a lift is an emergency for the on-call lift engineer, emailed at once."""
+    home = tenant_address[po]
+    who = sender()
+    first = stack.send(who, "my neighbour is stuck in the lift between floors", po=po, now=SAT_NIGHT)
+    assert "trapped" in joined(first).lower(), first
+    stack.say(who, "yes", home["query"], "yes", "it stopped between the 3rd and 4th floor", "Sam", po=po, now=SAT_NIGHT)
+    replies = stack.send(who, "07700 900456", po=po, now=SAT_NIGHT)
+    slots = stack.slots(who)
+    assert slots["service_option"] == "lift_repairs"
+    assert slots["call_outcome"] == "referred" and slots["repair_priority"] == "emergency"
+    assert slots["reference"] in joined(replies)
+    recipients, body = email_for(stack, slots["reference"])
+    assert any(r.startswith("lifts.oncall@") for r in recipients), recipients
+    assert home["uprn"] in body and "3rd and 4th floor" in body
 
 
 # ------------------------------------------------------------------------ information only
@@ -295,12 +316,11 @@ def test_suicide_in_an_organisation_without_the_option_still_gives_numbers(stack
 
 
 # -------------------------------------------------------------------- not offered / unknown
-def test_option_not_offered_is_signposted_to_who_does(stack: Stack) -> None:
-    """Peabody has no noise service: say so, set out_of_scope, and signpost."""
+@pytest.mark.parametrize("po", ["peabody", "tower_hamlets", "barnet"])
+def test_option_not_offered_is_signposted_to_who_does(stack: Stack, po: str) -> None:
+    """An organisation without a noise service says so, sets out_of_scope, and signposts."""
     who = sender()
-    replies = stack.send(
-        who, "the people upstairs are having a party and the music is so loud", po="peabody", now=SAT_NIGHT
-    )
+    replies = stack.send(who, "the people upstairs are having a party and the music is so loud", po=po, now=SAT_NIGHT)
     assert "doesn't run an out-of-hours service" in joined(replies)
     slots = stack.slots(who)
     assert slots["service_option"] == "out_of_scope"
