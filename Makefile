@@ -33,8 +33,8 @@ eval: $(STAMP)
 	$(PY) tools/eval_nlu.py $(ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check actions tests tools
-	$(VENV)/bin/mypy actions tools
+	$(VENV)/bin/ruff check actions bot tests tools
+	$(VENV)/bin/mypy actions bot tools
 
 clean:
 	rm -rf $(VENV) models var

@@ -63,6 +63,14 @@ def check() -> int:
     return 0
 
 
+def rasa_train(options: list[str], data: list[str], target: Path) -> None:
+    """Run ``rasa train`` (``options`` may start with ``nlu``) into ``target`` under ``models/``."""
+    rasa = Path(sys.executable).with_name("rasa")
+    name = target.name.removesuffix(".tar.gz")
+    command = [str(rasa), "train", *options, *data, "--out", str(MODELS), "--fixed-model-name", name]
+    subprocess.run(command, check=True, cwd=PROJECT_ROOT)
+
+
 def train(force: bool = False) -> Path:
     """Train the model if no cached model matches the current inputs; return its path."""
     target = model_path()
@@ -71,25 +79,10 @@ def train(force: bool = False) -> Path:
         return target
     MODELS.mkdir(exist_ok=True)
     print("Training the Rasa model (a few minutes on 2 cores)...", flush=True)
-    rasa = Path(sys.executable).with_name("rasa")
-    subprocess.run(
-        [
-            str(rasa),
-            "train",
-            "--config",
-            str(BOT / "config.yml"),
-            "--domain",
-            str(BOT / "domain"),
-            "--data",
-            str(BOT / "data"),
-            str(PROJECT_ROOT / "nlu_data"),
-            "--out",
-            str(MODELS),
-            "--fixed-model-name",
-            target.name.removesuffix(".tar.gz"),
-        ],
-        check=True,
-        cwd=PROJECT_ROOT,
+    rasa_train(
+        ["--config", str(BOT / "config.yml"), "--domain", str(BOT / "domain"), "--data", str(BOT / "data")],
+        [str(PROJECT_ROOT / "nlu_data")],
+        target,
     )
     for old in MODELS.glob("ooh-*.tar.gz"):
         if old != target:

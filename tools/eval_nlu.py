@@ -20,7 +20,6 @@ import asyncio
 import json
 import platform
 import re
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -33,14 +32,15 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from actions.cli import MODELS, PROJECT_ROOT, inputs_hash  # noqa: E402
+from actions.cli import BOT, MODELS, PROJECT_ROOT, inputs_hash, rasa_train  # noqa: E402
 from actions.safeguarding import Safeguarding  # noqa: E402
 
 EVAL = PROJECT_ROOT / "eval"
 RESULTS = EVAL / "results"
 NLU_DATA = PROJECT_ROOT / "nlu_data"
 SCRIPTS = PROJECT_ROOT / "service_scripts"
-DEFAULT_CONFIG = PROJECT_ROOT / "bot" / "config.yml"
+DEFAULT_CONFIG = BOT / "config.yml"
+COMPONENTS = BOT / "components.py"
 OUT_OF_SCOPE = "out_of_scope"
 FALLBACK = "nlu_fallback"
 TARGETS = {"option_accuracy": 0.95, "oos_precision": 0.90, "oos_recall": 0.90, "safeguarding_recall": 1.0}
@@ -224,32 +224,15 @@ def nlu_model(config: Path) -> tuple[Path, float | None]:
             return model_path(), None
         started = time.perf_counter()
         return train(), time.perf_counter() - started
-    target = MODELS / f"nlu-{config.stem}-{inputs_hash([config, NLU_DATA])}.tar.gz"
+    target = MODELS / f"nlu-{config.stem}-{inputs_hash([config, COMPONENTS, NLU_DATA])}.tar.gz"
     if target.exists():
         return target, None
     MODELS.mkdir(exist_ok=True)
     if "SpacyNLP" in config.read_text():
         _blank_spacy_model()
     print(f"Training NLU pipeline {config.relative_to(PROJECT_ROOT)} ...", flush=True)
-    rasa = Path(sys.executable).with_name("rasa")
     started = time.perf_counter()
-    subprocess.run(
-        [
-            str(rasa),
-            "train",
-            "nlu",
-            "--config",
-            str(config),
-            "--nlu",
-            str(NLU_DATA),
-            "--out",
-            str(MODELS),
-            "--fixed-model-name",
-            target.name.removesuffix(".tar.gz"),
-        ],
-        check=True,
-        cwd=PROJECT_ROOT,
-    )
+    rasa_train(["nlu", "--config", str(config), "--nlu", str(NLU_DATA)], [], target)
     seconds = time.perf_counter() - started
     (target.with_suffix(".seconds")).write_text(f"{seconds:.0f}\n")
     return target, seconds

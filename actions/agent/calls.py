@@ -17,6 +17,7 @@ from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
 
 from actions.orgs.loader import Organisation
 from actions.records.store import ServiceRequestView
@@ -86,6 +87,17 @@ def unknown_po_reply(runtime: Runtime, po: str | None) -> str:
         f"council's or landlord's website. This service covers: {names}. "
         "If anyone is in danger, call 999."
     )
+
+
+def organisation_or_explain(
+    runtime: Runtime, tracker: Tracker, dispatcher: CollectingDispatcher
+) -> Organisation | None:
+    """The conversation's organisation; if it has none or an unknown one, say so and return ``None``."""
+    po = current_po(tracker)
+    org = runtime.registry.get(po)
+    if org is None:
+        dispatcher.utter_message(text=unknown_po_reply(runtime, po))
+    return org
 
 
 @dataclass

@@ -9,7 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.agent.calls import current_po, finish_call, result_slots, unknown_po_reply
+from actions.agent.calls import current_po, finish_call, organisation_or_explain, result_slots
 from actions.runtime import get_runtime
 
 _REFERENCE = re.compile(r"\b([A-Za-z]{2,4})[\s-]*(\d{8})[\s-]*(\d{4})\b")
@@ -50,10 +50,8 @@ class ActionGreet(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         """Say the greeting, or explain the organisation is unknown."""
         runtime = get_runtime()
-        po = current_po(tracker)
-        org = runtime.registry.get(po)
+        org = organisation_or_explain(runtime, tracker, dispatcher)
         if org is None:
-            dispatcher.utter_message(text=unknown_po_reply(runtime, po))
             return [SlotSet("po", None)]
         dispatcher.utter_message(text=org.profile.greeting)
         if org.profile.announcement:
@@ -111,10 +109,8 @@ class ActionHandToPerson(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         """Record a transfer (referred with the transcript) and tell the resident what happens."""
         runtime = get_runtime()
-        po = current_po(tracker)
-        org = runtime.registry.get(po)
+        org = organisation_or_explain(runtime, tracker, dispatcher)
         if org is None:
-            dispatcher.utter_message(text=unknown_po_reply(runtime, po))
             return []
         option = tracker.get_slot("service_option") or "general_enquiry"
         phone = org.profile.phone_numbers.get("out_of_hours") or org.profile.daytime_service.phone

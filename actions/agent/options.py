@@ -9,7 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.agent.calls import clock_override, current_po, finish_call, result_slots, unknown_po_reply
+from actions.agent.calls import clock_override, finish_call, organisation_or_explain, result_slots
 from actions.orgs.loader import Organisation, Registry
 from actions.orgs.models import FaqEntry
 from actions.runtime import Runtime, get_runtime
@@ -195,10 +195,8 @@ class ActionSelectServiceOption(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         """Resolve the option from the intent and hand over to :func:`start_option`."""
         runtime = get_runtime()
-        po = current_po(tracker)
-        org = runtime.registry.get(po)
+        org = organisation_or_explain(runtime, tracker, dispatcher)
         if org is None:
-            dispatcher.utter_message(text=unknown_po_reply(runtime, po))
             return [SlotSet("po", None)]
         latest = tracker.latest_message or {}
         intent, confidence = top_intent(latest)

@@ -15,36 +15,15 @@ import pytest
 from actions.records.models import Base
 from actions.records.store import RecordStore, ServiceRequestView, normalise_reference
 from tests.records.conftest import LONDON, at
+from tests.support.requests import typical_request
 
 NOW = at("2026-11-22T21:15")
 
 
 def make(store: RecordStore, **overrides: Any) -> ServiceRequestView:
     """Create a typical referred housing-repairs request, with overrides."""
-    fields: dict[str, Any] = {
-        "po": "enfield",
-        "prefix": "ENF",
-        "service_option": "housing_repairs",
-        "sub_category": "plumber",
-        "priority": "emergency",
-        "call_outcome": "referred",
-        "caller_name": "Jane Resident",
-        "contact_number": "07700900123",
-        "address": "Flat 2, 10 High Road, EN1 1AA",
-        "uprn": "100021234567",
-        "address_verified": True,
-        "details": "Water pouring through the ceiling",
-        "answers": {"q_water_leak": True},
-        "transcript": [{"at": "21:14:00", "speaker": "resident", "text": "My ceiling is leaking"}],
-        "channel": "rest",
-        "sender_id": "conv-1",
-        "started_at": at("2026-11-22T21:10"),
-        "ended_at": NOW,
-        "flags": [],
-        "now": NOW,
-    }
-    fields.update(overrides)
-    return store.create_request(**fields)
+    times = {"started_at": at("2026-11-22T21:10"), "ended_at": NOW, "flags": []}
+    return typical_request(store, NOW, **{**times, **overrides})
 
 
 # -- references ---------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from actions.referrals.email import ReferralMailer, refer, subject_line
 from actions.referrals.rota import Rota
 from actions.settings import Settings
 from tests.referrals.conftest import ScriptedHandler, free_port
+from tests.support.requests import typical_request
 
 LONDON = ZoneInfo("Europe/London")
 NOW = datetime(2026, 11, 22, 21, 15, tzinfo=LONDON)
@@ -71,35 +72,16 @@ def settings(port: int, **overrides: Any) -> Settings:
 
 
 def new_request(store: RecordStore, **overrides: Any) -> ServiceRequestView:
-    """Create a typical referred emergency plumbing request, with overrides."""
-    fields: dict[str, Any] = {
-        "po": "enfield",
-        "prefix": "ENF",
-        "service_option": "housing_repairs",
-        "sub_category": "plumber",
-        "priority": "emergency",
-        "call_outcome": "referred",
-        "caller_name": "Jane Resident",
-        "contact_number": "07700900123",
-        "address": "Flat 2, 10 High Road, EN1 1AA",
-        "uprn": "100021234567",
-        "address_verified": True,
+    """Create a typical referred emergency plumbing request, water near the electrics."""
+    leak = {
         "details": "Water pouring through the ceiling onto the electrics",
         "answers": {"q_water_near_electrics": True},
         "transcript": [
             {"at": "2026-11-22T21:14:00", "speaker": "agent", "text": "What has happened?"},
-            {
-                "at": "2026-11-22T21:14:10",
-                "speaker": "resident",
-                "text": "Water is coming through the ceiling",
-            },
+            {"at": "2026-11-22T21:14:10", "speaker": "resident", "text": "Water is coming through the ceiling"},
         ],
-        "channel": "rest",
-        "sender_id": "conv-1",
-        "now": NOW,
     }
-    fields.update(overrides)
-    return store.create_request(**fields)
+    return typical_request(store, NOW, **{**leak, **overrides})
 
 
 def run_refer(store: RecordStore, config: Settings, request: ServiceRequestView) -> Any:
