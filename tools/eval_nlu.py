@@ -45,7 +45,7 @@ OUT_OF_SCOPE = "out_of_scope"
 FALLBACK = "nlu_fallback"
 TARGETS = {"option_accuracy": 0.95, "oos_precision": 0.90, "oos_recall": 0.90, "safeguarding_recall": 1.0}
 """What the project aims for (issue 3). ``make eval`` reports every target missed."""
-FLOORS = {"option_accuracy": 0.87, "oos_precision": 0.85, "oos_recall": 0.70, "safeguarding_recall": 1.0}
+FLOORS = {"option_accuracy": 0.88, "oos_precision": 0.85, "oos_recall": 0.74, "safeguarding_recall": 1.0}
 """What CI enforces (``make eval ARGS=--check`` and tests/nlu): the figures last measured, less a
 small margin, so a change that makes understanding worse fails. Safeguarding recall is never
 relaxed. Raise these whenever the figures improve; they are below the targets until the targets
