@@ -26,7 +26,7 @@ train: $(STAMP)
 	$(PY) -m actions.cli train
 
 bench: $(STAMP)
-	$(PY) tools/bench_chat.py
+	$(PY) tools/bench_chat.py --think-seconds 0 3
 
 # NLU figures on the held-out set; ARGS=--compare scores every pipeline in eval/pipelines/.
 eval: $(STAMP)

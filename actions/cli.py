@@ -90,6 +90,25 @@ def train(force: bool = False) -> Path:
     return target
 
 
+def rasa_server_command(port: int, model: Path, endpoints: Path) -> list[str]:
+    """``rasa run --enable-api`` through :mod:`bot.server` (same server, one fix), for run and tests."""
+    return [
+        sys.executable,
+        "-m",
+        "bot.server",
+        "run",
+        "--enable-api",
+        "--port",
+        str(port),
+        "--model",
+        str(model),
+        "--endpoints",
+        str(endpoints),
+        "--credentials",
+        str(BOT / "credentials.yml"),
+    ]
+
+
 def write_endpoints(action_port: int, redis_url: str | None) -> Path:
     """Endpoints for this run: SQLite tracker store by default, Redis (with lock store) by URL."""
     VAR.mkdir(exist_ok=True)
@@ -106,6 +125,22 @@ def write_endpoints(action_port: int, redis_url: str | None) -> Path:
     path = VAR / "endpoints.yml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def warm_up(action_port: int) -> None:
+    """Ask the action server to load its data and matchers now (``action_warm_up``)."""
+    import json
+    import urllib.request
+
+    tracker = {"sender_id": "warm-up", "slots": {}, "latest_message": {}, "events": [], "active_loop": {}}
+    body = {"next_action": "action_warm_up", "sender_id": "warm-up", "tracker": tracker, "domain": {}}
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{action_port}/webhook",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=120) as response:
+        response.read()
 
 
 def wait_for(url: str, timeout: float) -> bool:
@@ -137,23 +172,7 @@ def run(rasa_port: int, action_port: int) -> int:
         cwd=PROJECT_ROOT,
         env=env,
     )
-    rasa = subprocess.Popen(
-        [
-            str(bin_dir / "rasa"),
-            "run",
-            "--enable-api",
-            "--port",
-            str(rasa_port),
-            "--model",
-            str(model),
-            "--endpoints",
-            str(endpoints),
-            "--credentials",
-            str(BOT / "credentials.yml"),
-        ],
-        cwd=PROJECT_ROOT,
-        env=env,
-    )
+    rasa = subprocess.Popen(rasa_server_command(rasa_port, model, endpoints), cwd=PROJECT_ROOT, env=env)
     processes = [actions, rasa]
 
     def stop(*_: object) -> None:
@@ -163,9 +182,10 @@ def run(rasa_port: int, action_port: int) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    ok = wait_for(f"http://127.0.0.1:{action_port}/health", 120) and wait_for(
-        f"http://127.0.0.1:{rasa_port}/status", 300
-    )
+    ok = wait_for(f"http://127.0.0.1:{action_port}/health", 120)
+    if ok:
+        warm_up(action_port)
+    ok = ok and wait_for(f"http://127.0.0.1:{rasa_port}/status", 300)
     if ok:
         print(
             f"Ready: chat on http://127.0.0.1:{rasa_port}/webhooks/rest/webhook, actions on :{action_port}", flush=True

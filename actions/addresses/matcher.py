@@ -238,6 +238,10 @@ class AddressBook:
         return sorted(names)
 
     # ------------------------------------------------------------------ matching
+    def prepare(self) -> None:
+        """Build the matcher now rather than on the first resident's address (see ``action_warm_up``)."""
+        self._ruler()
+
     def _ruler(self) -> Language:
         """A blank English pipeline whose entity ruler knows every name in this book (built once)."""
         if self._nlp is None:

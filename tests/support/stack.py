@@ -27,6 +27,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from actions.cli import rasa_server_command, warm_up
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
@@ -146,19 +148,7 @@ class Stack:
             stderr=subprocess.STDOUT,
         )
         rasa = subprocess.Popen(
-            [
-                str(BIN / "rasa"),
-                "run",
-                "--enable-api",
-                "--port",
-                str(self.rasa_port),
-                "--model",
-                str(model),
-                "--endpoints",
-                str(endpoints),
-                "--credentials",
-                str(ROOT / "bot" / "credentials.yml"),
-            ],
+            rasa_server_command(self.rasa_port, model, endpoints),
             cwd=ROOT,
             env=self.env,
             stdout=(log_dir / "rasa.log").open("ab"),
@@ -166,6 +156,7 @@ class Stack:
         )
         self.processes = [actions, rasa]
         wait_for(f"http://127.0.0.1:{self.action_port}/health", 120, actions)
+        warm_up(self.action_port)
         wait_for(f"{self.base}/status", 300, rasa)
 
     def stop(self) -> None:
