@@ -11,8 +11,7 @@ from typing import Any
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
-from rasa.nlu.constants import TOKENS_NAMES
-from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY
 from rasa.shared.nlu.training_data.message import Message
 
 NO_INTENT: dict[str, Any] = {"name": None, "confidence": 0.0}
@@ -29,12 +28,18 @@ class BlankSafeLogisticRegressionClassifier(LogisticRegressionClassifier):  # ty
     """
 
     def process(self, messages: list[Message]) -> list[Message]:
-        """Classify messages that have tokens; give the others no intent."""
-        readable = [message for message in messages if message.get(TOKENS_NAMES[TEXT])]
+        """Classify messages whose features the model can read; give the others no intent.
+
+        The check is on the feature width, not on tokens: the whitespace tokeniser turns an empty
+        message into one empty token, but the regex featuriser still adds nothing for it.
+        """
+        width = int(self.clf.n_features_in_)
+        readable = [message for message in messages if self._create_X([message]).shape[1] == width]
         if readable:
             super().process(readable)
+        kept = {id(message) for message in readable}
         for message in messages:
-            if not message.get(TOKENS_NAMES[TEXT]):
+            if id(message) not in kept:
                 message.set(INTENT, dict(NO_INTENT), add_to_output=True)
                 message.set(INTENT_RANKING_KEY, [], add_to_output=True)
         return messages
