@@ -63,11 +63,11 @@ def check() -> int:
     return 0
 
 
-def rasa_train(options: list[str], data: list[str], target: Path) -> None:
-    """Run ``rasa train`` (``options`` may start with ``nlu``) into ``target`` under ``models/``."""
+def rasa_train(arguments: list[str], target: Path) -> None:
+    """Run ``rasa train <arguments>`` (which may start with ``nlu``) into ``target`` under ``models/``."""
     rasa = Path(sys.executable).with_name("rasa")
     name = target.name.removesuffix(".tar.gz")
-    command = [str(rasa), "train", *options, *data, "--out", str(MODELS), "--fixed-model-name", name]
+    command = [str(rasa), "train", *arguments, "--out", str(MODELS), "--fixed-model-name", name]
     subprocess.run(command, check=True, cwd=PROJECT_ROOT)
 
 
@@ -79,11 +79,8 @@ def train(force: bool = False) -> Path:
         return target
     MODELS.mkdir(exist_ok=True)
     print("Training the Rasa model (a few minutes on 2 cores)...", flush=True)
-    rasa_train(
-        ["--config", str(BOT / "config.yml"), "--domain", str(BOT / "domain"), "--data", str(BOT / "data")],
-        [str(PROJECT_ROOT / "nlu_data")],
-        target,
-    )
+    data = [str(BOT / "data"), str(PROJECT_ROOT / "nlu_data")]
+    rasa_train(["--config", str(BOT / "config.yml"), "--domain", str(BOT / "domain"), "--data", *data], target)
     for old in MODELS.glob("ooh-*.tar.gz"):
         if old != target:
             old.unlink()

@@ -232,7 +232,7 @@ def nlu_model(config: Path) -> tuple[Path, float | None]:
         _blank_spacy_model()
     print(f"Training NLU pipeline {config.relative_to(PROJECT_ROOT)} ...", flush=True)
     started = time.perf_counter()
-    rasa_train(["nlu", "--config", str(config), "--nlu", str(NLU_DATA)], [], target)
+    rasa_train(["nlu", "--config", str(config), "--nlu", str(NLU_DATA)], target)
     seconds = time.perf_counter() - started
     (target.with_suffix(".seconds")).write_text(f"{seconds:.0f}\n")
     return target, seconds
