@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from actions.orgs.loader import Registry, load_registry
 from tests.support.samples import SCRIPTS, houses
 from tests.support.stack import Stack, running_stack
 
@@ -50,3 +51,9 @@ def tenant_address() -> dict[str, dict[str, str]]:
         if tenants:
             found[po_dir.name] = tenants[len(tenants) // 2]
     return found
+
+
+@pytest.fixture(scope="session")
+def registry() -> Registry:
+    """Every organisation's data, loaded and validated once."""
+    return load_registry(SCRIPTS)

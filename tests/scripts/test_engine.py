@@ -1,0 +1,88 @@
+"""The script engine on real organisation data, without Rasa: questions, conditions, decisions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from actions.orgs.loader import Registry
+from actions.scripts.engine import ScriptRun, State
+
+
+def answer_all(run: ScriptRun, state: State, *answers: str) -> State:
+    """Answer the questions in turn; every answer must be accepted."""
+    for text in answers:
+        state, reply = run.answer(state, text)
+        assert reply is None, f"{text!r} was not accepted: {reply}"
+    return state
+
+
+def test_serious_leak_is_an_emergency_for_the_plumber(
+    registry: Registry, tenant_address: dict[str, dict[str, str]]
+) -> None:
+    org = registry.get("enfield")
+    assert org is not None
+    run = ScriptRun.for_option(registry, org, "housing_repairs")
+    state = answer_all(run, run.new_state(), "a leak", tenant_address["enfield"]["query"])
+    assert run.prompt(state).startswith("I have the address as")  # type: ignore[union-attr]
+    state = answer_all(run, state, "yes")
+    assert "ceiling or near electrics" in (run.prompt(state) or ""), "the leak question follows a leak"
+    state = answer_all(run, state, "yes", "no", "through the kitchen light", "Amina", "07700 900123")
+    assert run.prompt(state) is None
+    decision = run.decide(state)
+    assert (decision.outcome, decision.priority, decision.sub_category) == ("referred", "emergency", "plumber")
+    assert state["answers"]["contact_number"] == "07700900123"
+
+
+def test_questions_that_do_not_apply_are_not_asked(
+    registry: Registry, any_address: Callable[..., dict[str, str]]
+) -> None:
+    org = registry.get("peabody")
+    assert org is not None
+    run = ScriptRun.for_option(registry, org, "lift_repairs")
+    state = answer_all(run, run.new_state(), "yes", any_address("peabody")["query"], "yes")
+    assert "only lift" not in (run.prompt(state) or ""), "nobody asks about other lifts when someone is trapped"
+    assert run.decide(answer_all(run, state, "stuck between floors", "Sam", "07700 900456")).outcome == "referred"
+
+
+def test_gas_is_signposted_at_once_before_any_other_question(registry: Registry) -> None:
+    org = registry.get("enfield")
+    assert org is not None
+    run = ScriptRun.for_option(registry, org, "housing_repairs")
+    state = answer_all(run, run.new_state(), "I can smell gas")
+    assert run.prompt(state) is None, "no more questions"
+    decision = run.decide(state)
+    assert decision.outcome == "signposted" and "0800 111 999" in (decision.message or "")
+
+
+def test_an_address_not_found_twice_is_kept_as_said_and_flagged(registry: Registry) -> None:
+    org = registry.get("haringey")
+    assert org is not None
+    run = ScriptRun.for_option(registry, org, "graffiti")
+    state = run.new_state()
+    while run.current(state) is not None and run.current(state).type != "address":  # type: ignore[union-attr]
+        state, _ = run.answer(state, "yes")
+    state, first = run.answer(state, "the flats behind the big tesco")
+    assert first and "couldn't find" in first
+    state, second = run.answer(state, "the flats behind the big tesco")
+    assert second and "noted it as you said it" in second
+    assert state["address"]["status"] == "unverified" and "address_unverified" in state["flags"]
+
+
+def test_a_resident_who_cannot_answer_still_gets_action(
+    registry: Registry, any_address: Callable[..., dict[str, str]]
+) -> None:
+    org = registry.get("ealing")
+    assert org is not None
+    run = ScriptRun.for_option(registry, org, "stray_dogs")
+    state = run.new_state()
+    for _ in range(12):
+        question = run.current(state)
+        if question is None:
+            break
+        text = any_address("ealing")["query"] if question.type == "address" else "I don't know"
+        state, _ = run.answer(state, text)
+        if state.get("pending"):
+            state, _ = run.answer(state, "yes")
+    assert run.prompt(state) is None, "the script finishes"
+    assert any(flag.startswith("could_not_answer:") for flag in state["flags"])
+    assert run.decide(state).outcome in {"referred", "daytime"}
