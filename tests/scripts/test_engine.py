@@ -8,6 +8,13 @@ from actions.orgs.loader import Registry
 from actions.scripts.engine import ScriptRun, State
 
 
+def script(registry: Registry, po: str, option: str) -> ScriptRun:
+    """A fresh run of one organisation's script for one option."""
+    org = registry.get(po)
+    assert org is not None, po
+    return ScriptRun.for_option(registry, org, option)
+
+
 def answer_all(run: ScriptRun, state: State, *answers: str) -> State:
     """Answer the questions in turn; every answer must be accepted."""
     for text in answers:
@@ -19,9 +26,7 @@ def answer_all(run: ScriptRun, state: State, *answers: str) -> State:
 def test_serious_leak_is_an_emergency_for_the_plumber(
     registry: Registry, tenant_address: dict[str, dict[str, str]]
 ) -> None:
-    org = registry.get("enfield")
-    assert org is not None
-    run = ScriptRun.for_option(registry, org, "housing_repairs")
+    run = script(registry, "enfield", "housing_repairs")
     state = answer_all(run, run.new_state(), "a leak", tenant_address["enfield"]["query"])
     assert run.prompt(state).startswith("I have the address as")  # type: ignore[union-attr]
     state = answer_all(run, state, "yes")
@@ -36,18 +41,14 @@ def test_serious_leak_is_an_emergency_for_the_plumber(
 def test_questions_that_do_not_apply_are_not_asked(
     registry: Registry, any_address: Callable[..., dict[str, str]]
 ) -> None:
-    org = registry.get("peabody")
-    assert org is not None
-    run = ScriptRun.for_option(registry, org, "lift_repairs")
+    run = script(registry, "peabody", "lift_repairs")
     state = answer_all(run, run.new_state(), "yes", any_address("peabody")["query"], "yes")
     assert "only lift" not in (run.prompt(state) or ""), "nobody asks about other lifts when someone is trapped"
     assert run.decide(answer_all(run, state, "stuck between floors", "Sam", "07700 900456")).outcome == "referred"
 
 
 def test_gas_is_signposted_at_once_before_any_other_question(registry: Registry) -> None:
-    org = registry.get("enfield")
-    assert org is not None
-    run = ScriptRun.for_option(registry, org, "housing_repairs")
+    run = script(registry, "enfield", "housing_repairs")
     state = answer_all(run, run.new_state(), "I can smell gas")
     assert run.prompt(state) is None, "no more questions"
     decision = run.decide(state)
@@ -55,9 +56,7 @@ def test_gas_is_signposted_at_once_before_any_other_question(registry: Registry)
 
 
 def test_an_address_not_found_twice_is_kept_as_said_and_flagged(registry: Registry) -> None:
-    org = registry.get("haringey")
-    assert org is not None
-    run = ScriptRun.for_option(registry, org, "graffiti")
+    run = script(registry, "haringey", "graffiti")
     state = run.new_state()
     while run.current(state) is not None and run.current(state).type != "address":  # type: ignore[union-attr]
         state, _ = run.answer(state, "yes")
@@ -71,9 +70,7 @@ def test_an_address_not_found_twice_is_kept_as_said_and_flagged(registry: Regist
 def test_a_resident_who_cannot_answer_still_gets_action(
     registry: Registry, any_address: Callable[..., dict[str, str]]
 ) -> None:
-    org = registry.get("ealing")
-    assert org is not None
-    run = ScriptRun.for_option(registry, org, "stray_dogs")
+    run = script(registry, "ealing", "stray_dogs")
     state = run.new_state()
     for _ in range(12):
         question = run.current(state)
