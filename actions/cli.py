@@ -2,7 +2,7 @@
 
 ``make run`` calls ``run``: validate the organisation data (refusing to start on an error), train the
 Rasa model only when its inputs changed (models are cached by a hash of their inputs), then start
-the action server and ``rasa run --enable-api`` in the foreground.
+the action server, ``rasa run --enable-api`` and the voice gateway in the foreground.
 """
 
 from __future__ import annotations
@@ -170,7 +170,9 @@ def run(rasa_port: int, action_port: int) -> int:
         env=env,
     )
     rasa = subprocess.Popen(rasa_server_command(rasa_port, model, endpoints), cwd=PROJECT_ROOT, env=env)
-    processes = [actions, rasa]
+    voice_env = {**env, "OOH_RASA_URL": f"http://127.0.0.1:{rasa_port}"}
+    voice = subprocess.Popen([str(bin_dir / "python"), "-m", "voice_gateway"], cwd=PROJECT_ROOT, env=voice_env)
+    processes = [actions, rasa, voice]
 
     def stop(*_: object) -> None:
         for process in processes:
@@ -183,9 +185,14 @@ def run(rasa_port: int, action_port: int) -> int:
     if ok:
         warm_up(action_port)
     ok = ok and wait_for(f"http://127.0.0.1:{rasa_port}/status", 300)
+    voice_port = settings.voice_port
+    ok = ok and wait_for(f"http://127.0.0.1:{voice_port}/health", 180)
     if ok:
         print(
-            f"Ready: chat on http://127.0.0.1:{rasa_port}/webhooks/rest/webhook, actions on :{action_port}", flush=True
+            f"Ready: chat on http://127.0.0.1:{rasa_port}/webhooks/rest/webhook, actions on :{action_port}, "
+            f"voice on http://127.0.0.1:{voice_port}/web/talk?po=enfield (Twilio webhook /twilio/voice, "
+            f"AudioSocket on :{settings.audiosocket_port})",
+            flush=True,
         )
     while all(process.poll() is None for process in processes):
         time.sleep(0.5)

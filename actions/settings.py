@@ -31,6 +31,21 @@ class Settings(BaseSettings):
         allow_clock_override: Let a message's metadata ``now`` set the time (tests and demos of
             out-of-hours behaviour only; never in production).
         referral_retry_interval_seconds: How often referrals that could not be sent are retried.
+        rasa_url: Where the voice gateway reaches the agent (Rasa's REST channel).
+        vosk_model_dir: A downloaded Vosk model (``tools/get_vosk_model.sh``); without one the voice
+            gateway uses the offline pocketsphinx recogniser.
+        voice_silence_ms: Silence that ends a caller's utterance.
+        voice_max_utterance_ms: Longest utterance before it is cut and recognised anyway.
+        voice_no_input_ms: Silence after a prompt before the caller is prompted again.
+        voice_max_failures: Silences or unrecognised answers in a row before a person takes the call.
+        voice_port: HTTP/WebSocket port of the voice gateway (Twilio webhook, web calls).
+        audiosocket_port: TCP port for Asterisk AudioSocket calls (0: off).
+        recordings_dir: Where both sides of every call are stored as WAV.
+        voice_clock: A fixed "now" the gateway gives the agent (tests and demos; honoured only
+            with ``allow_clock_override``).
+        twilio_api_base: Twilio's REST API (a transfer redirects the live call there).
+        twilio_account_sid: Account for the REST API (transfers need it).
+        twilio_auth_token: Its token.
     """
 
     service_scripts_dir: Path = PROJECT_ROOT / "service_scripts"
@@ -45,6 +60,19 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     allow_clock_override: bool = False
     referral_retry_interval_seconds: float = Field(60.0, gt=0)
+    rasa_url: str = "http://127.0.0.1:5005"
+    vosk_model_dir: Path | None = None
+    voice_silence_ms: int = Field(700, ge=100)
+    voice_max_utterance_ms: int = Field(15000, ge=1000)
+    voice_no_input_ms: int = Field(6000, ge=1000)
+    voice_max_failures: int = Field(3, ge=1)
+    voice_port: int = 8080
+    audiosocket_port: int = 9092
+    recordings_dir: Path = PROJECT_ROOT / "var" / "recordings"
+    voice_clock: str | None = None
+    twilio_api_base: str = "https://api.twilio.com"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
 
     class Config:
         """Pydantic options: every setting can be given as ``OOH_<NAME>``."""

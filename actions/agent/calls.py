@@ -111,6 +111,26 @@ class CallResult:
     duplicate_of: ServiceRequestView | None = None
     priority: str | None = None
     events: list[EventType] = field(default_factory=list)
+    #: For a transfer: the number a phone call is put through to.
+    transfer_to: str | None = None
+
+
+def say_result(dispatcher: CollectingDispatcher, result: CallResult) -> None:
+    """Tell the resident the outcome; for a transfer, also tell the channel where to put the call."""
+    dispatcher.utter_message(text=result.message)
+    if result.transfer_to:
+        reference = result.request.reference if result.request else None
+        dispatcher.utter_message(json_message={"transfer": {"number": result.transfer_to, "reference": reference}})
+
+
+def transfer_number(org: Organisation, service_option: str, sub_category: str | None, now: datetime) -> str | None:
+    """Who takes a transferred call: the on-call officer's phone from the rota, else the call handlers."""
+    on_call = org.rota.on_call(service_option, sub_category, now)
+    for _, _, contact in on_call.stages() if on_call else []:
+        if contact.phone:
+            return contact.phone
+    numbers = org.profile.phone_numbers
+    return numbers.get("call_handlers") or numbers.get("out_of_hours") or org.profile.daytime_service.phone
 
 
 def _in_background(runtime: Runtime, work: Coroutine[Any, Any, None]) -> None:
@@ -162,6 +182,7 @@ async def finish_call(
     flags: list[str] | None = None,
     details_extra: list[str] | None = None,
     check_duplicates: bool = True,
+    transfer_to: str | None = None,
 ) -> CallResult:
     """Record the call, check duplicates, refer when needed and build the reply with the reference."""
     now = runtime.now(clock_override(tracker))
@@ -223,7 +244,9 @@ async def finish_call(
     if refers:
         _dispatch_later(runtime, org, request, now)
     reply = f"{text} Your reference is {request.reference}.".strip()
-    return CallResult(outcome, reply, service_option, request, None, priority)
+    if outcome == "transferred":
+        transfer_to = transfer_to or transfer_number(org, service_option, sub_category, now)
+    return CallResult(outcome, reply, service_option, request, None, priority, transfer_to=transfer_to)
 
 
 def result_slots(result: CallResult) -> list[EventType]:

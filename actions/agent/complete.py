@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.agent.calls import finish_call, result_slots
+from actions.agent.calls import finish_call, result_slots, say_result
 from actions.agent.form import run_for
 from actions.agent.options import start_option
 from actions.runtime import get_runtime
@@ -75,7 +75,7 @@ class ActionCompleteScript(Action):
             flags = [f"safeguarding:{halt['safeguarding']}"] if halt.get("safeguarding") else []
             return events + await start_option(runtime, dispatcher, tracker, run.org, halt["switch_to"], flags=flags)
         result = await self._record(runtime, tracker, run, state, partial=False)
-        dispatcher.utter_message(text=result.message)
+        say_result(dispatcher, result)
         return events + result_slots(result)
 
     async def _record(self, runtime: Any, tracker: Tracker, run: ScriptRun, state: State, *, partial: bool) -> Any:
@@ -112,4 +112,5 @@ class ActionCompleteScript(Action):
             address=state.get("address"),
             flags=flags,
             details_extra=extra,
+            transfer_to=decision.signpost.phone if decision.signpost and decision.outcome == "transferred" else None,
         )

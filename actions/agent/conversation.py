@@ -9,7 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.agent.calls import current_po, finish_call, organisation_or_explain, result_slots
+from actions.agent.calls import current_po, finish_call, organisation_or_explain, result_slots, say_result
 from actions.runtime import get_runtime
 
 _REFERENCE = re.compile(r"\b([A-Za-z]{2,4})[\s-]*(\d{8})[\s-]*(\d{4})\b")
@@ -127,5 +127,5 @@ class ActionHandToPerson(Action):
             answers={"details": "Resident asked to speak to a person."},
             check_duplicates=False,
         )
-        dispatcher.utter_message(text=result.message)
+        say_result(dispatcher, result)
         return result_slots(result)

@@ -141,6 +141,8 @@ class ActionAskScriptAnswer(Action):
         state = tracker.get_slot("script_state")
         run = run_for(state)
         prompt = run.prompt(state) if run else None
-        if prompt:
+        if prompt and run is not None:
             dispatcher.utter_message(text=prompt)
+            # Channels that cannot show the question (voice) read what answer it expects here.
+            dispatcher.utter_message(json_message={"expect": run.expects(state)})
         return []

@@ -9,7 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.agent.calls import clock_override, finish_call, organisation_or_explain, result_slots
+from actions.agent.calls import clock_override, finish_call, organisation_or_explain, result_slots, say_result
 from actions.orgs.loader import Organisation, Registry
 from actions.orgs.models import FaqEntry
 from actions.runtime import Runtime, get_runtime
@@ -106,7 +106,7 @@ async def start_option(
         )
         if outcome == "out_of_scope":
             result.message = f"{result.message} {out_of_scope_signposts(registry, org)}"
-        dispatcher.utter_message(text=result.message)
+        say_result(dispatcher, result)
         return base + result_slots(result)
     config = org.options[option_id]
     script = registry.scripts[config.script]
@@ -126,7 +126,7 @@ async def start_option(
             answers={"details": text},
             flags=flags,
         )
-        dispatcher.utter_message(text=result.message)
+        say_result(dispatcher, result)
         return base + result_slots(result)
     if script.answer_from_faq:
         entry = pick_faq(org.faq, option_id, text)
@@ -145,7 +145,7 @@ async def start_option(
             answers={"details": text},
             flags=flags,
         )
-        dispatcher.utter_message(text=result.message)
+        say_result(dispatcher, result)
         return base + result_slots(result)
     run = ScriptRun.for_option(registry, org, option_id)
     if not run.questions:
@@ -167,7 +167,7 @@ async def start_option(
             flags=flags,
             priority=decision.priority,
         )
-        dispatcher.utter_message(text=result.message)
+        say_result(dispatcher, result)
         return base + result_slots(result)
     opening = run.opening()
     if opening:

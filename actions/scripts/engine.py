@@ -143,6 +143,25 @@ class ScriptRun:
             return question.reprompt
         return question.ask
 
+    def expects(self, state: State) -> dict[str, Any] | None:
+        """What kind of answer the current prompt wants, for channels that need to know.
+
+        A voice call listens for exactly these words (a yes/no grammar, digits, the choices), and a
+        keypad can stand in for speech: choices are numbered in the order given here.
+        """
+        pending = state.get("pending")
+        if pending and pending.get("confirm"):
+            return {"type": "yes_no", "slot": "address_confirm"}
+        question = self.current(state)
+        if question is None:
+            return None
+        expect: dict[str, Any] = {"type": question.type, "slot": question.slot}
+        if question.type == "choice":
+            expect["choices"] = [
+                {"value": key, "label": choice.label, "says": list(choice.says)} for key, choice in question.choices.items()
+            ]
+        return expect
+
     # ---------------------------------------------------------------- answers
     def answer(self, state: State, text: str, intent: str | None = None) -> tuple[State, str | None]:
         """Apply the resident's answer to the current question.

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -122,7 +123,7 @@ class Stack:
         replies = http_json(
             f"{self.base}/webhooks/rest/webhook", {"sender": sender, "message": text, "metadata": metadata}
         )
-        return [reply.get("text", "") for reply in replies or []]
+        return [reply["text"] for reply in replies or [] if reply.get("text")]
 
     def say(self, sender: str, *texts: str, po: str | None = "enfield", now: str | None = None) -> list[str]:
         """Send several messages in turn; return the replies to the last one."""
@@ -259,3 +260,85 @@ def running_stack(redis_port: int | None = None) -> Iterator[Stack]:
     finally:
         stack.stop()
         controller.stop()
+
+
+class FakeTwilioApi:
+    """Twilio's REST API as far as a call redirect goes (``POST .../Calls/{CallSid}.json``).
+
+    The real API is a cloud service; this local server speaks its documented wire format (form
+    body with ``Twiml``, HTTP Basic auth with the account SID) and keeps every request.
+    """
+
+    def __init__(self) -> None:
+        import http.server
+
+        self.requests: list[dict[str, Any]] = []
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length") or 0)
+                form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+                fake.requests.append(
+                    {"path": self.path, "auth": self.headers.get("Authorization"), "form": {k: v[0] for k, v in form.items()}}
+                )
+                body = json.dumps({"sid": self.path.rsplit("/", 1)[-1].removesuffix(".json"), "status": "in-progress"})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body.encode())
+
+            def log_message(self, *args: Any) -> None:
+                """Quiet."""
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        """Shut the server down."""
+        self.server.shutdown()
+
+
+@dataclass
+class VoiceGateway:
+    """A running voice gateway in front of a test stack."""
+
+    url: str
+    audiosocket_port: int
+    recordings: Path
+    twilio: FakeTwilioApi
+    process: subprocess.Popen[bytes]
+
+
+def running_gateway(stack: Stack, clock: str) -> Iterator[VoiceGateway]:
+    """Start ``python -m voice_gateway`` against a running stack, with a fake Twilio API."""
+    twilio = FakeTwilioApi()
+    port, audiosocket_port = free_port(), free_port()
+    recordings = stack.workdir / "recordings"
+    env = dict(stack.env)
+    env.update(
+        {
+            "OOH_RASA_URL": stack.base,
+            "OOH_VOICE_PORT": str(port),
+            "OOH_AUDIOSOCKET_PORT": str(audiosocket_port),
+            "OOH_RECORDINGS_DIR": str(recordings),
+            "OOH_VOICE_CLOCK": clock,
+            "OOH_VOICE_NO_INPUT_MS": "3000",
+            "OOH_TWILIO_API_BASE": f"http://127.0.0.1:{twilio.port}",
+            "OOH_TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+            "OOH_TWILIO_AUTH_TOKEN": "test-token",
+        }
+    )
+    log = (stack.workdir / "logs" / "voice.log").open("ab")
+    process = subprocess.Popen([str(BIN / "python"), "-m", "voice_gateway"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/health", 180, process)
+        yield VoiceGateway(f"http://127.0.0.1:{port}", audiosocket_port, recordings, twilio, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        twilio.stop()

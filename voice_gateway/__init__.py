@@ -1,0 +1,1 @@
+"""Voice gateway: callers talk to the same agent as web chat (speech in, speech out)."""

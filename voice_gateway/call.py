@@ -1,0 +1,481 @@
+"""One phone (or web) call with the virtual agent, whatever protocol carries it.
+
+A protocol adapter (Twilio Media Streams, Asterisk AudioSocket, the web page's WebSocket) feeds
+the call the caller's audio frames and keypad digits, and gives it a :class:`CallSink` to play
+audio, stop playback, transfer and hang up. Everything else is here, once:
+
+- a greeting naming the organisation, the recording notice and staff's current announcement;
+- each agent reply spoken, while listening: the caller may talk over it (barge-in);
+- recognition biased to what the agent's question expects (yes/no, digits, the choices, the
+  organisation's addresses, or its open domain vocabulary), with the keypad as a fallback;
+- silence and not-understood answers re-prompted, and after a few failures the call goes to a
+  person (the agent records a referral with the transcript and says where to transfer);
+- a goodbye that repeats the reference, and a two-channel recording of the whole call, stored
+  under the call id, which is the conversation id of the service request (findable by reference).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from abc import ABC, abstractmethod
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from actions.orgs.loader import Organisation
+from voice_gateway.agent import AgentClient, AgentTurn
+from voice_gateway.audio import FRAME_MS, EndOfUtterance, frames, write_wav
+from voice_gateway.numbers import for_agent
+from voice_gateway.routing import Route, Router, current_announcement
+from voice_gateway.stt.base import RecognitionStream, SpeechRecognizer
+from voice_gateway.tts import SpeechSynthesizer
+from voice_gateway.vocabulary import Vocabulary, vocabulary_for
+
+logger = logging.getLogger(__name__)
+
+_REFERENCE = re.compile(r"\b[A-Z]{2,4}-\d{8}-\d{4}\b")
+#: Keys that answer a yes/no question.
+_KEY_YES_NO = {"1": "yes", "2": "no"}
+ANYTHING_ELSE = "Is there anything else I can help with?"
+#: Audio kept from before speech was detected, so the first syllable is not cut off.
+PREROLL_MS = 300
+#: How far ahead of real time playback audio is sent (protocols buffer it).
+PLAYBACK_LEAD_MS = 100
+
+
+class CallEnded(Exception):
+    """The caller hung up."""
+
+
+class CallSink(ABC):
+    """What a protocol adapter lets the call do to the line."""
+
+    @abstractmethod
+    async def send_audio(self, pcm: bytes) -> None:
+        """Play one frame of 16-bit PCM at the call's sample rate."""
+
+    @abstractmethod
+    async def clear(self) -> None:
+        """Drop audio already sent but not yet played (barge-in)."""
+
+    @abstractmethod
+    async def transfer(self, number: str) -> None:
+        """Put the call through to ``number`` (the adapter's way: redirect, hang-up with a transfer)."""
+
+    @abstractmethod
+    async def hang_up(self) -> None:
+        """End the call."""
+
+    async def event(self, kind: str, text: str) -> None:  # noqa: B027  # optional hook
+        """Tell the far end what happened (the web page shows captions); telephony ignores it."""
+
+
+@dataclass
+class VoiceOptions:
+    """Timing and patience of a call (from the settings).
+
+    Attributes:
+        silence_ms: Quiet time that ends an utterance.
+        max_utterance_ms: Longest utterance before it is recognised anyway.
+        no_input_ms: Quiet time after a prompt before the caller is prompted again.
+        dtmf_gap_ms: Pause after the last key press that ends keypad entry.
+        max_failures: Silences or unrecognised answers in a row before a person takes the call.
+        recordings_dir: Where call recordings are stored.
+        clock: A fixed "now" for the agent (tests and demos; only when the settings allow it).
+    """
+
+    silence_ms: int = 700
+    max_utterance_ms: int = 15000
+    no_input_ms: int = 6000
+    dtmf_gap_ms: int = 2500
+    max_failures: int = 3
+    recordings_dir: Path = Path("var/recordings")
+    clock: str | None = None
+
+
+@dataclass
+class VoiceServices:
+    """What every call shares: routing, engines, the agent."""
+
+    router: Router
+    recognizer: SpeechRecognizer
+    synthesizer: SpeechSynthesizer
+    agent: AgentClient
+    options: VoiceOptions
+    scripts_dir: Path
+
+
+@dataclass
+class Heard:
+    """One answer from the caller: words, keys, or nothing."""
+
+    text: str
+    via: str  # "speech", "dtmf" or "silence"
+
+
+class Recording:
+    """Both sides of a call on one timeline: caller on the left channel, agent on the right."""
+
+    def __init__(self, sample_rate: int) -> None:
+        self.sample_rate = sample_rate
+        self.caller = bytearray()
+        self.agent = bytearray()
+
+    def add_caller(self, pcm: bytes) -> None:
+        """Caller audio as it arrives (the line's clock)."""
+        self.caller += pcm
+
+    def add_agent(self, pcm: bytes) -> None:
+        """Agent audio, placed at the current point of the caller's timeline."""
+        if len(self.agent) < len(self.caller):
+            self.agent += b"\0" * (len(self.caller) - len(self.agent))
+        self.agent += pcm
+
+    def save(self, path: Path) -> Path:
+        """Write a stereo WAV."""
+        size = max(len(self.caller), len(self.agent))
+        left = np.frombuffer(bytes(self.caller) + b"\0" * (size - len(self.caller)), dtype=np.int16)
+        right = np.frombuffer(bytes(self.agent) + b"\0" * (size - len(self.agent)), dtype=np.int16)
+        stereo = np.column_stack([left, right]).astype(np.int16).tobytes()
+        write_wav(path, stereo, self.sample_rate, channels=2)
+        return path
+
+
+@dataclass
+class CallLog:
+    """What happened on a call, in order (for operators and tests; the agent keeps the transcript)."""
+
+    call_id: str
+    protocol: str
+    dialled: str | None
+    po: str | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
+    recording: str | None = None
+    ended: bool = False
+
+    def add(self, kind: str, text: str = "", **extra: Any) -> None:
+        """Append an event."""
+        self.events.append({"at": round(time.time(), 3), "kind": kind, "text": text, **extra})
+
+
+class Call:
+    """The conversation loop of one call."""
+
+    def __init__(
+        self,
+        services: VoiceServices,
+        sink: CallSink,
+        *,
+        call_id: str,
+        sample_rate: int,
+        protocol: str,
+        dialled: str | None,
+        po: str | None = None,
+    ) -> None:
+        self.services = services
+        self.sink = sink
+        self.call_id = call_id
+        self.rate = sample_rate
+        self.options = services.options
+        self.log = CallLog(call_id, protocol, dialled)
+        self.recording = Recording(sample_rate)
+        self._inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._playback: asyncio.Task[None] | None = None
+        self._vad = EndOfUtterance(silence_ms=self.options.silence_ms, max_ms=self.options.max_utterance_ms)
+        self.org: Organisation | None = None
+        self._po = po
+
+    # ------------------------------------------------------------------ from the adapter
+    def push_audio(self, pcm: bytes) -> None:
+        """Caller audio (16-bit PCM at the call's rate, any length)."""
+        self._inbox.put_nowait(("audio", pcm))
+
+    def push_dtmf(self, digit: str) -> None:
+        """A key the caller pressed."""
+        self._inbox.put_nowait(("dtmf", digit))
+
+    def push_hangup(self) -> None:
+        """The caller hung up."""
+        self._inbox.put_nowait(("hangup", None))
+
+    # ------------------------------------------------------------------ speaking
+    async def say(self, text: str) -> None:
+        """Start speaking ``text`` (returns at once; the caller can interrupt it)."""
+        await self._stop_playback(clear=False)
+        self.log.add("agent", text)
+        await self.sink.event("agent", text)
+        pcm = await self.services.synthesizer.aspeech(text, self.rate)
+        self._playback = asyncio.create_task(self._play(pcm))
+
+    async def say_and_wait(self, text: str) -> None:
+        """Speak ``text`` to the end (goodbyes, transfers)."""
+        await self.say(text)
+        if self._playback is not None:
+            await self._playback
+
+    def _speaking(self) -> bool:
+        return self._playback is not None and not self._playback.done()
+
+    async def _play(self, pcm: bytes) -> None:
+        start = time.monotonic()
+        chunks = frames(pcm, self.rate)
+        for index, frame in enumerate(chunks):
+            await self.sink.send_audio(frame)
+            self.recording.add_agent(frame)
+            delay = start + (index + 1) * FRAME_MS / 1000 - PLAYBACK_LEAD_MS / 1000 - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        remaining = start + len(chunks) * FRAME_MS / 1000 - time.monotonic()
+        if remaining > 0:
+            await asyncio.sleep(remaining)
+
+    async def _stop_playback(self, clear: bool = True) -> None:
+        if self._speaking():
+            assert self._playback is not None
+            self._playback.cancel()
+            try:
+                await self._playback
+            except asyncio.CancelledError:
+                pass
+            if clear:
+                await self.sink.clear()
+                self.log.add("barge_in")
+        self._playback = None
+
+    # ------------------------------------------------------------------ listening
+    async def _next_input(self, timeout: float) -> tuple[str, Any]:
+        try:
+            return await asyncio.wait_for(self._inbox.get(), timeout)
+        except asyncio.TimeoutError:
+            return ("tick", None)
+
+    async def listen(self, expect: dict[str, Any] | None) -> Heard:
+        """Hear one answer: speech (possibly over the prompt), keys, or silence after the prompt."""
+        recognizer = self.services.recognizer
+        vocabulary: Vocabulary | None = vocabulary_for(self.org, expect)
+        self._vad.reset()
+        preroll: deque[bytes] = deque(maxlen=max(1, PREROLL_MS // FRAME_MS))
+        stream: RecognitionStream | None = None
+        batch: list[bytes] = []
+        digits = ""
+        last_key = 0.0
+        quiet_since: float | None = None
+        kind_expected = (expect or {}).get("type")
+        while True:
+            kind, data = await self._next_input(0.1)
+            now = time.monotonic()
+            if kind == "hangup":
+                raise CallEnded
+            if kind == "dtmf":
+                await self._stop_playback()
+                self.log.add("dtmf", str(data))
+                if data == "#" and digits:
+                    return Heard(digits, "dtmf")
+                digits += str(data) if data not in ("#", "*") else ""
+                last_key = now
+                if kind_expected in ("yes_no", "choice") and digits:
+                    return Heard(digits, "dtmf")
+                continue
+            if digits:
+                if now - last_key >= self.options.dtmf_gap_ms / 1000:
+                    return Heard(digits, "dtmf")
+                continue
+            if kind == "audio":
+                self.recording.add_caller(data)
+                for frame in frames(data, self.rate) if len(data) != self.rate * FRAME_MS // 500 else [data]:
+                    self._vad.feed(frame)
+                    if stream is None:
+                        preroll.append(frame)
+                        if self._vad.started:
+                            await self._stop_playback()
+                            stream = await asyncio.to_thread(recognizer.stream, self.rate, vocabulary)
+                            batch = list(preroll)
+                    else:
+                        batch.append(frame)
+                if stream is not None and (len(batch) >= 5 or self._vad.ended):
+                    await asyncio.to_thread(stream.accept, b"".join(batch))
+                    batch = []
+                if stream is not None and self._vad.ended:
+                    raw = await asyncio.to_thread(stream.finish)
+                    text = vocabulary.answer(raw) if vocabulary is not None else raw
+                    if raw and not text:
+                        self.log.add("not_an_answer", raw)
+                    return Heard(text, "speech")
+            if stream is None and not self._speaking():
+                quiet_since = quiet_since or now
+                if now - quiet_since >= self.options.no_input_ms / 1000:
+                    return Heard("", "silence")
+
+    # ------------------------------------------------------------------ the conversation
+    def _metadata(self) -> dict[str, Any]:
+        metadata: dict[str, Any] = {"po": self.org.id if self.org else None, "call_id": self.call_id}
+        if self.options.clock:
+            metadata["now"] = self.options.clock
+        return metadata
+
+    async def _ask_agent(self, text: str) -> AgentTurn:
+        turn = await self.services.agent.send(self.call_id, text, self._metadata())
+        for reply in turn.texts:
+            self.log.references += [r for r in _REFERENCE.findall(reply) if r not in self.log.references]
+        return turn
+
+    def _as_text(self, heard: Heard, expect: dict[str, Any] | None) -> str:
+        """What to send the agent for an answer."""
+        kind = (expect or {}).get("type")
+        if heard.via == "dtmf":
+            if kind == "yes_no":
+                return _KEY_YES_NO.get(heard.text[:1], heard.text)
+            return heard.text  # a choice by number, a phone number, a house number
+        return for_agent(heard.text, kind)
+
+    def greeting(self, org: Organisation) -> str:
+        """What a caller hears first: who answered, the recording notice, any announcement."""
+        parts = [f"Thank you for calling {org.profile.name}, out of hours.", org.profile.recording_notice]
+        announcement = current_announcement(org, self.services.scripts_dir)
+        if announcement:
+            parts.append(announcement)
+        parts.append("If anyone is in immediate danger, hang up and call 999.")
+        return " ".join(parts)
+
+    async def _identify_organisation(self) -> Organisation | None:
+        """A call to a number no organisation has: ask which council or landlord it is for."""
+        prompt = (
+            "Thank you for calling the out-of-hours service. Calls may be recorded. "
+            "Which council or housing association is your call about?"
+        )
+        expect = {"type": "choice", "choices": self.services.router.choices()}
+        for attempt in range(self.options.max_failures):
+            await self.say(prompt if attempt == 0 else "Sorry, which council or housing association is it about?")
+            heard = await self.listen(expect)
+            self.log.add("caller", heard.text, via=heard.via)
+            org = self.services.router.by_name(heard.text) if heard.via == "speech" else None
+            if org is not None:
+                return org
+        return None
+
+    async def run(self) -> None:
+        """The whole call, until the caller hangs up, it is transferred, or it ends with a goodbye."""
+        try:
+            await self._converse()
+        except CallEnded:
+            self.log.add("caller_hung_up")
+        except Exception:
+            logger.exception("Call %s failed", self.call_id)
+            self.log.add("error")
+            try:
+                await self.say_and_wait(
+                    "Sorry, something went wrong on our side. Please call again, or call 999 in an emergency."
+                )
+                await self.sink.hang_up()
+            except Exception:  # the line may already be gone
+                logger.debug("Could not apologise on call %s", self.call_id)
+        finally:
+            await self._stop_playback(clear=False)
+            self.log.ended = True
+            path = self.options.recordings_dir / f"{self.call_id}.wav"
+            self.log.recording = str(await asyncio.to_thread(self.recording.save, path))
+
+    async def _converse(self) -> None:
+        known = self.services.router.registry.get(self._po) if self._po else None
+        route = Route(known) if known is not None else self.services.router.route(self.log.dialled)
+        if route is None:
+            self.log.add("unknown_number")
+            self.org = await self._identify_organisation()
+            if self.org is None:
+                await self.say_and_wait(
+                    "I'm sorry, I couldn't tell which organisation you need. Please call the out-of-hours "
+                    "number on your council's or landlord's website. In an emergency call 999. Goodbye."
+                )
+                await self.sink.hang_up()
+                return
+        else:
+            self.org = route.org
+        self.log.po = self.org.id
+        if route is not None and route.option:
+            # A line dedicated to one option starts its script at once (``/<intent>`` is Rasa's
+            # way of saying the intent outright), greeted first.
+            turn = await self._ask_agent(f"/{route.option}")
+            turn.texts = [self.greeting(self.org), *turn.texts]
+        else:
+            turn = AgentTurn(texts=[self.greeting(self.org), "Please tell me what's happened."])
+        await self._dialogue(turn)
+
+    async def _dialogue(self, turn: AgentTurn) -> None:
+        failures = 0
+        while True:
+            if turn.transfer:
+                await self._transfer(turn)
+                return
+            finished = turn.expect is None and bool(self.log.references) and not _opens_question(" ".join(turn.texts))
+            if finished:
+                # A misheard word must not end the call: check before saying goodbye.
+                turn = AgentTurn(texts=[*turn.texts, ANYTHING_ELSE], expect={"type": "yes_no", "slot": "anything_else"})
+            await self.say(" ".join(turn.texts))
+            heard = await self.listen(turn.expect)
+            self.log.add("caller", heard.text, via=heard.via)
+            await self.sink.event("caller", heard.text)
+            if finished:
+                answer = self._as_text(heard, turn.expect).strip().lower()
+                if not answer or answer.split()[0] in ("no", "nope", "nah", "that's"):
+                    await self._goodbye()
+                    return
+                if answer.split()[0] in ("yes", "yeah", "correct"):
+                    turn = AgentTurn(texts=["Please tell me what's happened."])
+                    continue
+            if not heard.text.strip():
+                failures += 1
+                if failures >= self.options.max_failures:
+                    await self.say_and_wait("I'm having trouble hearing you, so I'll put you through to a person.")
+                    turn = await self._ask_agent("I want to speak to a person")
+                    if not turn.transfer:
+                        turn.transfer = {"number": None}
+                    continue
+                why = "Sorry, I didn't hear anything." if heard.via == "silence" else "Sorry, I didn't catch that."
+                keys = _keypad_hint(turn.expect)
+                turn = AgentTurn(texts=[t for t in (why, keys, turn.texts[-1]) if t], expect=turn.expect)
+                continue
+            failures = 0
+            turn = await self._ask_agent(self._as_text(heard, turn.expect))
+            if not turn.texts and turn.expect is None and not turn.transfer:
+                turn.texts = ["Is there anything else I can help with?"]
+
+    async def _transfer(self, turn: AgentTurn) -> None:
+        number = (turn.transfer or {}).get("number")
+        words = " ".join(turn.texts) or "I'm putting you through to a person now."
+        await self.say_and_wait(words)
+        self.log.add("transfer", str(number or ""))
+        if number:
+            await self.sink.transfer(str(number))
+        else:
+            await self.sink.hang_up()
+
+    async def _goodbye(self) -> None:
+        reference = self.log.references[-1]
+        await self.say_and_wait(f"Your reference is {reference}. Thank you for calling. Goodbye.")
+        self.log.add("goodbye", reference)
+        await self.sink.hang_up()
+
+
+def _opens_question(text: str) -> bool:
+    """Whether the agent's words end by asking something (then the caller gets to answer)."""
+    return text.rstrip().endswith("?")
+
+
+def _keypad_hint(expect: dict[str, Any] | None) -> str:
+    """How to answer with the keypad instead."""
+    kind = (expect or {}).get("type")
+    if kind == "yes_no":
+        return "You can also press 1 for yes or 2 for no."
+    if kind == "choice":
+        labels = [str(c.get("label")) for c in (expect or {}).get("choices", [])]
+        return " ".join(f"For {label}, press {i}." for i, label in enumerate(labels, 1))
+    if kind == "phone":
+        return "You can also type the number on your keypad, then press hash."
+    return ""

@@ -1,0 +1,119 @@
+"""Text to speech: pyttsx3 (espeak-ng on Linux) rendered to PCM, with the gateway's reading rules.
+
+Engines sit behind :class:`SpeechSynthesizer`; :class:`Pyttsx3Synthesizer` is the one we ship.
+Prompts repeat a lot (greetings, script questions), so rendered audio is cached per text and rate.
+References, phone numbers and postcodes are read slowly, character by character, because a
+caller writing down ``ENF-20261122-0042`` at 2 a.m. must get it right first time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import re
+import tempfile
+import threading
+import wave
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from pathlib import Path
+
+from voice_gateway.audio import read_wav, resample
+
+_REFERENCE = re.compile(r"\b([A-Z]{2,4})-(\d{8})-(\d{4})\b")
+_POSTCODE = re.compile(r"\b([A-Z]{1,2}\d[A-Z\d]?) ?(\d[A-Z]{2})\b")
+_SENTENCE = re.compile(r"(?<=[.?!])\s+")
+SENTENCE_PAUSE_MS = 150
+RENDER_ATTEMPTS = 3
+_PHONE = re.compile(r"(?<![\w-])(\+?\d[\d ]{5,}\d)(?![\w-])")
+
+
+def spell(text: str) -> str:
+    """Characters one by one, separated by pauses ("E, N, F")."""
+    return ", ".join(ch for ch in text if not ch.isspace())
+
+
+def speakable(text: str) -> str:
+    """Rewrite a reply for the ear: references, postcodes and phone numbers spelt out slowly."""
+    text = _REFERENCE.sub(lambda m: f"{spell(m.group(1))}. {spell(m.group(2))}. {spell(m.group(3))}.", text)
+    text = _POSTCODE.sub(lambda m: f"{spell(m.group(1))}. {spell(m.group(2))}", text)
+    text = _PHONE.sub(lambda m: ". ".join(spell(part) for part in m.group(1).split()), text)
+    return text
+
+
+class SpeechSynthesizer(ABC):
+    """A text-to-speech engine producing 16-bit mono PCM."""
+
+    @abstractmethod
+    def render(self, text: str) -> tuple[bytes, int]:
+        """Speech for ``text`` and its sample rate (blocking)."""
+
+    def __init__(self, cache_size: int = 256) -> None:
+        self._cache: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        self._cache_size = cache_size
+        self._cache_lock = threading.Lock()
+
+    def speech(self, text: str, sample_rate: int) -> bytes:
+        """Speech for a reply at ``sample_rate``, read by the gateway's rules; cached (blocking)."""
+        key = (text, sample_rate)
+        with self._cache_lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        pcm, rate = self.render(speakable(text))
+        pcm = resample(pcm, rate, sample_rate)
+        with self._cache_lock:
+            self._cache[key] = pcm
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return pcm
+
+    async def aspeech(self, text: str, sample_rate: int) -> bytes:
+        """:meth:`speech` off the event loop."""
+        return await asyncio.to_thread(self.speech, text, sample_rate)
+
+
+class Pyttsx3Synthesizer(SpeechSynthesizer):
+    """pyttsx3 with its espeak driver, rendered to a file (one engine per process, so serialised)."""
+
+    def __init__(self, words_per_minute: int = 165, cache_size: int = 256) -> None:
+        super().__init__(cache_size)
+        import pyttsx3
+
+        self._engine = pyttsx3.init("espeak")
+        self._engine.setProperty("rate", words_per_minute)
+        self._lock = threading.Lock()
+
+    def render(self, text: str) -> tuple[bytes, int]:
+        """Speak ``text`` sentence by sentence (pyttsx3 2.99's espeak driver drops long texts)."""
+        pieces: list[bytes] = []
+        rate = 22050
+        for sentence in _SENTENCE.split(text.strip()):
+            if sentence.strip():
+                pcm, rate = self._render_sentence(sentence)
+                pieces.append(pcm)
+        pause = b"\0\0" * (rate * SENTENCE_PAUSE_MS // 1000)
+        return pause.join(pieces), rate
+
+    def _render_sentence(self, sentence: str) -> tuple[bytes, int]:
+        """One sentence; the driver now and then writes no file, so try again, then in pieces."""
+        for _ in range(RENDER_ATTEMPTS):
+            try:
+                return self._render_one(sentence)
+            except (OSError, EOFError, wave.Error):
+                continue
+        parts = [self._render_one(part) for part in sentence.split(",") if part.strip()]
+        return b"".join(pcm for pcm, _ in parts), parts[0][1]
+
+    def _render_one(self, text: str) -> tuple[bytes, int]:
+        """Speak ``text`` into a temporary WAV file and read it back."""
+        with self._lock, tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "speech.wav"
+            with contextlib.redirect_stdout(io.StringIO()):  # pyttsx3 prints "Audio saved to ..."
+                self._engine.save_to_file(text, str(path))
+                self._engine.runAndWait()
+            pcm, rate, channels = read_wav(path)
+        if channels != 1:
+            raise ValueError("expected mono speech from the synthesiser")
+        return pcm, rate

@@ -1,0 +1,99 @@
+"""What callers are expected to say at each moment of a call, to bias the recogniser.
+
+Built from data only: the NLU training text (every Service Option and the conversation around
+them), the answer a script question expects (yes/no, digits, its choices), and the
+organisation's own addresses, street and estate names and postcodes.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from actions.orgs.loader import Organisation
+from actions.settings import PROJECT_ROOT
+from voice_gateway.stt.base import Vocabulary
+
+NLU_DATA = PROJECT_ROOT / "nlu_data"
+_ANNOTATION = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
+YES_NO = ("yes", "yes please", "yeah", "that's right", "correct", "no", "no thanks", "no thank you", "nope", "that's wrong")
+ALWAYS = (
+    "i don't know",
+    "i want to speak to a person",
+    "can you repeat that",
+    "i want to kill myself",
+    "i want to end my life",
+    "my partner is hitting me",
+    "a child is in danger",
+    "someone is threatening to kill me",
+)
+"""Said at any question, even a yes/no one: the agent handles these everywhere (safeguarding first)."""
+DIGITS = ("zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "double", "triple")
+
+YES_NO_VOCABULARY = Vocabulary("yes_no", (*YES_NO, *ALWAYS), closed=True)
+PHONE_VOCABULARY = Vocabulary("phone", DIGITS, closed=True, repeat=True)
+
+
+@cache
+def training_sentences(nlu_dir: Path = NLU_DATA) -> tuple[str, ...]:
+    """Every training example in ``nlu_data/``, without entity annotations."""
+    sentences: list[str] = []
+    for path in sorted(nlu_dir.rglob("*.yml")):
+        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu", []):
+            for line in str(block.get("examples", "")).splitlines():
+                text = line.strip().removeprefix("- ").strip()
+                if text:
+                    sentences.append(_ANNOTATION.sub(r"\1", text))
+    return tuple(sentences)
+
+
+def spoken_postcode(postcode: str) -> str:
+    """How a postcode is said: letters one by one, digits as words ("e n 3 6 h s")."""
+    return " ".join(postcode.replace(" ", "").lower())
+
+
+def open_vocabulary(org: Organisation) -> Vocabulary:
+    """Anything a caller to this organisation may say when asked an open question."""
+    sentences = [*training_sentences(), *YES_NO, *ALWAYS, org.profile.name, *org.addresses.gazetteer()]
+    return Vocabulary(f"{org.id}-open", tuple(sentences))
+
+
+def address_vocabulary(org: Organisation) -> Vocabulary:
+    """The organisation's addresses as callers say them, with and without the postcode."""
+    sentences: list[str] = [*YES_NO, *ALWAYS, *org.addresses.gazetteer()]
+    for address in org.addresses.addresses:
+        sentences += [address.address, f"{address.address} {spoken_postcode(address.postcode)}"]
+        sentences.append(spoken_postcode(address.postcode))
+    return Vocabulary(f"{org.id}-address", tuple(sentences))
+
+
+def choice_vocabulary(choices: list[dict[str, Any]]) -> Vocabulary:
+    """Exactly the words of a choice question (label, value, the words residents use)."""
+    phrases: list[str] = [*ALWAYS, "i'm not sure"]
+    for choice in choices:
+        label = str(choice.get("label", ""))
+        # Callers say part of a long label ("a leak" for "a leak or flood"): each part is a phrase.
+        phrases += [label, *re.split(r",\s*|\s+or\s+", label), str(choice.get("value", "")).replace("_", " ")]
+        phrases += [str(said) for said in choice.get("says", [])]
+    key = "-".join(sorted(str(c.get("value")) for c in choices))[:80]
+    return Vocabulary(f"choice-{key}", tuple(p for p in phrases if p.strip()), closed=True)
+
+
+def vocabulary_for(org: Organisation | None, expect: dict[str, Any] | None) -> Vocabulary | None:
+    """The vocabulary to listen with, given the organisation and the answer the agent expects."""
+    kind = (expect or {}).get("type")
+    if kind == "yes_no":
+        return YES_NO_VOCABULARY
+    if kind == "phone":
+        return PHONE_VOCABULARY
+    if kind == "choice" and (expect or {}).get("choices"):
+        return choice_vocabulary(list((expect or {})["choices"]))
+    if org is None:
+        return None
+    if kind == "address":
+        return address_vocabulary(org)
+    return open_vocabulary(org)
