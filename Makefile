@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check train bench eval lint setup clean
+.PHONY: run test check train bench bench-voice eval lint setup clean
 
 setup: $(STAMP)
 
@@ -13,6 +13,7 @@ $(STAMP): requirements.lock pyproject.toml tools/bootstrap.sh
 	touch $(STAMP)
 
 run: $(STAMP)
+	bash tools/ensure-system-packages.sh
 	$(PY) -m actions.cli run
 
 test: $(STAMP)
@@ -28,13 +29,18 @@ train: $(STAMP)
 bench: $(STAMP)
 	$(PY) tools/bench_chat.py --think-seconds 0 3
 
+# Recognisers' WER and real-time factor, call response latency and concurrent calls.
+bench-voice: $(STAMP)
+	bash tools/ensure-system-packages.sh
+	$(PY) tools/bench_voice.py $(ARGS)
+
 # NLU figures on the held-out set; ARGS=--compare scores every pipeline in eval/pipelines/.
 eval: $(STAMP)
 	$(PY) tools/eval_nlu.py $(ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check actions bot tests tools
-	$(VENV)/bin/mypy actions bot tools
+	$(VENV)/bin/ruff check actions bot tests tools voice_gateway
+	$(VENV)/bin/mypy actions bot tools voice_gateway
 
 clean:
 	rm -rf $(VENV) models var

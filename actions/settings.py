@@ -35,6 +35,7 @@ class Settings(BaseSettings):
         vosk_model_dir: A downloaded Vosk model (``tools/get_vosk_model.sh``); without one the voice
             gateway uses the offline pocketsphinx recogniser.
         voice_silence_ms: Silence that ends a caller's utterance.
+        voice_closed_silence_ms: Silence that ends a short closed answer (yes/no, a choice, digits).
         voice_max_utterance_ms: Longest utterance before it is cut and recognised anyway.
         voice_no_input_ms: Silence after a prompt before the caller is prompted again.
         voice_max_failures: Silences or unrecognised answers in a row before a person takes the call.
@@ -63,6 +64,7 @@ class Settings(BaseSettings):
     rasa_url: str = "http://127.0.0.1:5005"
     vosk_model_dir: Path | None = None
     voice_silence_ms: int = Field(700, ge=100)
+    voice_closed_silence_ms: int = Field(400, ge=100)
     voice_max_utterance_ms: int = Field(15000, ge=1000)
     voice_no_input_ms: int = Field(6000, ge=1000)
     voice_max_failures: int = Field(3, ge=1)

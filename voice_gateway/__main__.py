@@ -16,7 +16,11 @@ def main() -> None:
     settings = get_settings()
     # ws="websockets": the implementation that works with the websockets 10 Rasa pins.
     uvicorn.run(
-        create_app(settings), host="0.0.0.0", port=settings.voice_port, log_level="warning", ws="websockets"  # noqa: S104
+        create_app(settings),
+        host="0.0.0.0",
+        port=settings.voice_port,
+        log_level="warning",
+        ws="websockets",  # noqa: S104
     )
 
 

@@ -35,6 +35,7 @@ def build_gateway(settings: Settings) -> Gateway:
     registry = load_registry(settings.service_scripts_dir)
     options = VoiceOptions(
         silence_ms=settings.voice_silence_ms,
+        closed_silence_ms=settings.voice_closed_silence_ms,
         max_utterance_ms=settings.voice_max_utterance_ms,
         no_input_ms=settings.voice_no_input_ms,
         max_failures=settings.voice_max_failures,

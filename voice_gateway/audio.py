@@ -118,7 +118,9 @@ class EndOfUtterance:
         loud = level > max(self.floor_db + self.margin_db, self.min_speech_dbfs)
         if not loud:
             # Track the floor slowly upward and quickly downward.
-            self.floor_db = min(level, self.floor_db + 0.5) if level > self.floor_db else 0.8 * self.floor_db + 0.2 * level
+            self.floor_db = (
+                min(level, self.floor_db + 0.5) if level > self.floor_db else 0.8 * self.floor_db + 0.2 * level
+            )
         return loud
 
     def feed(self, frame: bytes, frame_ms: int = FRAME_MS) -> None:

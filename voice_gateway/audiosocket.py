@@ -106,7 +106,11 @@ async def handle(gateway: Gateway, reader: asyncio.StreamReader, writer: asyncio
     call_uuid = str(uuid_module.UUID(bytes=payload))
     sink = AudioSocketSink(writer, gateway, call_uuid)
     call = gateway.new_call(
-        sink, protocol="audiosocket", sample_rate=AUDIOSOCKET_RATE, dialled=dialled_from_uuid(call_uuid), call_id=call_uuid
+        sink,
+        protocol="audiosocket",
+        sample_rate=AUDIOSOCKET_RATE,
+        dialled=dialled_from_uuid(call_uuid),
+        call_id=call_uuid,
     )
     runner = asyncio.create_task(call.run())
     try:

@@ -82,6 +82,7 @@ class VoiceOptions:
 
     Attributes:
         silence_ms: Quiet time that ends an utterance.
+        closed_silence_ms: Quiet time that ends a short closed answer (yes/no, a choice, digits).
         max_utterance_ms: Longest utterance before it is recognised anyway.
         no_input_ms: Quiet time after a prompt before the caller is prompted again.
         dtmf_gap_ms: Pause after the last key press that ends keypad entry.
@@ -91,6 +92,7 @@ class VoiceOptions:
     """
 
     silence_ms: int = 700
+    closed_silence_ms: int = 400
     max_utterance_ms: int = 15000
     no_input_ms: int = 6000
     dtmf_gap_ms: int = 2500
@@ -191,6 +193,8 @@ class Call:
         self._vad = EndOfUtterance(silence_ms=self.options.silence_ms, max_ms=self.options.max_utterance_ms)
         self.org: Organisation | None = None
         self._po = po
+        self._residual = b""
+        self._timings: dict[str, int] = {}
 
     # ------------------------------------------------------------------ from the adapter
     def push_audio(self, pcm: bytes) -> None:
@@ -209,9 +213,13 @@ class Call:
     async def say(self, text: str) -> None:
         """Start speaking ``text`` (returns at once; the caller can interrupt it)."""
         await self._stop_playback(clear=False)
-        self.log.add("agent", text)
         await self.sink.event("agent", text)
+        started = time.monotonic()
         pcm = await self.services.synthesizer.aspeech(text, self.rate)
+        # Where the time between the caller's last word and our first went (operators, benchmark).
+        self._timings["speech_ms"] = round((time.monotonic() - started) * 1000)
+        self.log.add("agent", text, **self._timings)
+        self._timings = {}
         self._playback = asyncio.create_task(self._play(pcm))
 
     async def say_and_wait(self, text: str) -> None:
@@ -250,6 +258,17 @@ class Call:
         self._playback = None
 
     # ------------------------------------------------------------------ listening
+    def _whole_frames(self, data: bytes) -> list[bytes]:
+        """Cut incoming audio into 20 ms frames, keeping a partial frame for the next chunk.
+
+        Telephony sends 20 ms frames; a browser sends whatever its audio callback gives.
+        """
+        buffer = self._residual + data
+        size = self.rate * FRAME_MS // 1000 * 2
+        whole = len(buffer) // size * size
+        self._residual = buffer[whole:]
+        return [buffer[i : i + size] for i in range(0, whole, size)]
+
     async def _next_input(self, timeout: float) -> tuple[str, Any]:
         try:
             return await asyncio.wait_for(self._inbox.get(), timeout)
@@ -261,6 +280,9 @@ class Call:
         recognizer = self.services.recognizer
         vocabulary: Vocabulary | None = vocabulary_for(self.org, expect)
         self._vad.reset()
+        # A yes, a choice or a digit is short and complete: end it sooner than a description.
+        closed = vocabulary is not None and vocabulary.closed
+        self._vad.silence_ms = self.options.closed_silence_ms if closed else self.options.silence_ms
         preroll: deque[bytes] = deque(maxlen=max(1, PREROLL_MS // FRAME_MS))
         stream: RecognitionStream | None = None
         batch: list[bytes] = []
@@ -289,21 +311,28 @@ class Call:
                 continue
             if kind == "audio":
                 self.recording.add_caller(data)
-                for frame in frames(data, self.rate) if len(data) != self.rate * FRAME_MS // 500 else [data]:
+                for frame in self._whole_frames(data):
                     self._vad.feed(frame)
                     if stream is None:
                         preroll.append(frame)
                         if self._vad.started:
                             await self._stop_playback()
+                            opened = time.monotonic()
                             stream = await asyncio.to_thread(recognizer.stream, self.rate, vocabulary)
+                            self._timings["open_ms"] = round((time.monotonic() - opened) * 1000)
                             batch = list(preroll)
                     else:
                         batch.append(frame)
                 if stream is not None and (len(batch) >= 5 or self._vad.ended):
+                    decoding = time.monotonic()
                     await asyncio.to_thread(stream.accept, b"".join(batch))
+                    spent = round((time.monotonic() - decoding) * 1000)
+                    self._timings["decode_ms"] = self._timings.get("decode_ms", 0) + spent
                     batch = []
                 if stream is not None and self._vad.ended:
+                    started = time.monotonic()
                     raw = await asyncio.to_thread(stream.finish)
+                    self._timings["recognise_ms"] = round((time.monotonic() - started) * 1000)
                     text = vocabulary.answer(raw) if vocabulary is not None else raw
                     if raw and not text:
                         self.log.add("not_an_answer", raw)
@@ -321,7 +350,9 @@ class Call:
         return metadata
 
     async def _ask_agent(self, text: str) -> AgentTurn:
+        started = time.monotonic()
         turn = await self.services.agent.send(self.call_id, text, self._metadata())
+        self._timings["agent_ms"] = round((time.monotonic() - started) * 1000)
         for reply in turn.texts:
             self.log.references += [r for r in _REFERENCE.findall(reply) if r not in self.log.references]
         return turn

@@ -27,10 +27,19 @@ class Gateway:
         self.transfers: dict[str, str] = {}
 
     def new_call(
-        self, sink: CallSink, *, protocol: str, sample_rate: int, dialled: str | None, call_id: str, po: str | None = None
+        self,
+        sink: CallSink,
+        *,
+        protocol: str,
+        sample_rate: int,
+        dialled: str | None,
+        call_id: str,
+        po: str | None = None,
     ) -> Call:
         """A call, registered so operators (and tests) can see what happened on it."""
-        call = Call(self.services, sink, call_id=call_id, sample_rate=sample_rate, protocol=protocol, dialled=dialled, po=po)
+        call = Call(
+            self.services, sink, call_id=call_id, sample_rate=sample_rate, protocol=protocol, dialled=dialled, po=po
+        )
         self.logs[call_id] = call.log
         while len(self.logs) > self.KEEP_LOGS:
             self.logs.popitem(last=False)

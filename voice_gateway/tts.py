@@ -53,21 +53,33 @@ class SpeechSynthesizer(ABC):
         self._cache: OrderedDict[tuple[str, int], bytes] = OrderedDict()
         self._cache_size = cache_size
         self._cache_lock = threading.Lock()
+        self._render_lock = threading.Lock()
 
     def speech(self, text: str, sample_rate: int) -> bytes:
         """Speech for a reply at ``sample_rate``, read by the gateway's rules; cached (blocking)."""
         key = (text, sample_rate)
-        with self._cache_lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        pcm, rate = self.render(speakable(text))
+        cached = self._cached(key)
+        if cached is not None:
+            return cached
+        with self._render_lock:
+            # Several calls asking for the same new prompt at once render it once.
+            cached = self._cached(key)
+            if cached is not None:
+                return cached
+            pcm, rate = self.render(speakable(text))
         pcm = resample(pcm, rate, sample_rate)
         with self._cache_lock:
             self._cache[key] = pcm
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return pcm
+
+    def _cached(self, key: tuple[str, int]) -> bytes | None:
+        with self._cache_lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        return None
 
     async def aspeech(self, text: str, sample_rate: int) -> bytes:
         """:meth:`speech` off the event loop."""

@@ -16,9 +16,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from html import escape
-
 import logging
+from html import escape
 
 import aiohttp
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
@@ -110,7 +109,11 @@ async def media_stream(websocket: WebSocket, gateway: GatewayDep) -> None:
                 parameters = start.get("customParameters") or {}
                 sink = TwilioSink(websocket, gateway, message.get("streamSid") or start["streamSid"], start["callSid"])
                 call = gateway.new_call(
-                    sink, protocol="twilio", sample_rate=TWILIO_RATE, dialled=parameters.get("to"), call_id=start["callSid"]
+                    sink,
+                    protocol="twilio",
+                    sample_rate=TWILIO_RATE,
+                    dialled=parameters.get("to"),
+                    call_id=start["callSid"],
                 )
                 runner = asyncio.create_task(call.run())
             elif call is None:

@@ -20,7 +20,18 @@ from voice_gateway.stt.base import Vocabulary
 
 NLU_DATA = PROJECT_ROOT / "nlu_data"
 _ANNOTATION = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
-YES_NO = ("yes", "yes please", "yeah", "that's right", "correct", "no", "no thanks", "no thank you", "nope", "that's wrong")
+YES_NO = (
+    "yes",
+    "yes please",
+    "yeah",
+    "that's right",
+    "correct",
+    "no",
+    "no thanks",
+    "no thank you",
+    "nope",
+    "that's wrong",
+)
 ALWAYS = (
     "i don't know",
     "i want to speak to a person",
@@ -63,11 +74,17 @@ def open_vocabulary(org: Organisation) -> Vocabulary:
 
 
 def address_vocabulary(org: Organisation) -> Vocabulary:
-    """The organisation's addresses as callers say them, with and without the postcode."""
-    sentences: list[str] = [*YES_NO, *ALWAYS, *org.addresses.gazetteer()]
+    """The organisation's addresses as callers say them, weighted over its everyday words.
+
+    The everyday words (the training text) stay in so an address answer like "it's my flat on
+    the estate" is still heard, and because pocketsphinx loads a small-vocabulary model very
+    slowly (seconds, holding the GIL).
+    """
+    places: list[str] = [*org.addresses.gazetteer()]
     for address in org.addresses.addresses:
-        sentences += [address.address, f"{address.address} {spoken_postcode(address.postcode)}"]
-        sentences.append(spoken_postcode(address.postcode))
+        places += [address.address, f"{address.address} {spoken_postcode(address.postcode)}"]
+        places.append(spoken_postcode(address.postcode))
+    sentences = [*places, *places, *places, *training_sentences(), *YES_NO, *ALWAYS]
     return Vocabulary(f"{org.id}-address", tuple(sentences))
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse
 
-from voice_gateway.call import Call, CallSink
+from voice_gateway.call import CallSink
 from voice_gateway.deps import GatewayDep
 
 WEB_RATE = 16000
@@ -76,7 +76,9 @@ async def web_call(websocket: WebSocket, gateway: GatewayDep, po: str | None = N
     """One web call."""
     await websocket.accept()
     sink = WebSink(websocket)
-    call = gateway.new_call(sink, protocol="web", sample_rate=WEB_RATE, dialled=None, po=po, call_id=f"web-{uuid.uuid4().hex}")
+    call = gateway.new_call(
+        sink, protocol="web", sample_rate=WEB_RATE, dialled=None, po=po, call_id=f"web-{uuid.uuid4().hex}"
+    )
     await websocket.send_text(json.dumps({"type": "start", "call_id": call.call_id}))
     runner = asyncio.create_task(call.run())
     try:

@@ -158,7 +158,8 @@ class ScriptRun:
         expect: dict[str, Any] = {"type": question.type, "slot": question.slot}
         if question.type == "choice":
             expect["choices"] = [
-                {"value": key, "label": choice.label, "says": list(choice.says)} for key, choice in question.choices.items()
+                {"value": key, "label": choice.label, "says": list(choice.says)}
+                for key, choice in question.choices.items()
             ]
         return expect
 

@@ -21,7 +21,8 @@ from collections import deque
 from typing import Any
 
 import numpy as np
-import websockets
+import websockets.client
+import websockets.exceptions
 
 from tests.support.speech import synthesise
 from tests.support.stack import http_json
@@ -157,7 +158,9 @@ class Caller(ABC):
             lambda log: any(fragment.lower() in e["text"].lower() for e in log["events"] if e["kind"] == "agent"),
             timeout,
         )
-        return next(e["text"] for e in reversed(log["events"]) if e["kind"] == "agent" and fragment.lower() in e["text"].lower())
+        return next(
+            e["text"] for e in reversed(log["events"]) if e["kind"] == "agent" and fragment.lower() in e["text"].lower()
+        )
 
     async def prompt(self, timeout: float = 60) -> str:
         """The agent's next utterance (each is returned once, in order)."""
@@ -196,18 +199,27 @@ class WebCaller(Caller):
         self.captions: list[tuple[str, str]] = []
         self.transfer_number: str | None = None
         self._ws: Any = None
+        self._unsent = bytearray()
 
     async def connect(self) -> None:
         """Open the WebSocket; the gateway's first message gives the call id."""
         query = f"?po={self.po}" if self.po else ""
-        self._ws = await websockets.connect(self.gateway_url.replace("http", "ws") + "/web/call" + query, max_size=None)
+        self._ws = await websockets.client.connect(
+            self.gateway_url.replace("http", "ws") + "/web/call" + query, max_size=None
+        )
         start = json.loads(await self._ws.recv())
         assert start["type"] == "start"
         self.call_id = start["call_id"]
 
+    #: A browser's audio callback delivers 4096 samples at 48 kHz: about 1365 at 16 kHz, not 20 ms.
+    BROWSER_CHUNK = 1365 * 2
+
     async def send_frame(self, pcm: bytes) -> None:
-        """Binary PCM."""
-        await self._ws.send(pcm)
+        """Binary PCM, in the odd-sized chunks a browser sends."""
+        self._unsent += pcm
+        if len(self._unsent) >= self.BROWSER_CHUNK:
+            chunk, self._unsent = self._unsent[: self.BROWSER_CHUNK], self._unsent[self.BROWSER_CHUNK :]
+            await self._ws.send(bytes(chunk))
 
     async def press(self, digit: str) -> None:
         """The page's keypad."""
@@ -215,7 +227,7 @@ class WebCaller(Caller):
 
     async def receive_loop(self) -> None:
         """Audio, captions, clear, transfer, hang-up."""
-        with contextlib.suppress(websockets.ConnectionClosed):
+        with contextlib.suppress(websockets.exceptions.ConnectionClosed):
             async for message in self._ws:
                 if isinstance(message, bytes):
                     self.agent_audio(message)
@@ -251,7 +263,9 @@ class TwilioCaller(Caller):
 
     async def connect(self) -> None:
         """Open the stream as Twilio does after our TwiML: ``connected`` then ``start``."""
-        self._ws = await websockets.connect(self.gateway_url.replace("http", "ws") + "/twilio/media", max_size=None)
+        self._ws = await websockets.client.connect(
+            self.gateway_url.replace("http", "ws") + "/twilio/media", max_size=None
+        )
         await self._ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
         start = {
             "accountSid": "AC" + "0" * 32,
@@ -265,12 +279,16 @@ class TwilioCaller(Caller):
 
     async def _send(self, message: dict[str, Any]) -> None:
         self._sequence += 1
-        await self._ws.send(json.dumps({**message, "sequenceNumber": str(self._sequence), "streamSid": self.stream_sid}))
+        await self._ws.send(
+            json.dumps({**message, "sequenceNumber": str(self._sequence), "streamSid": self.stream_sid})
+        )
 
     async def send_frame(self, pcm: bytes) -> None:
         """A ``media`` event."""
         payload = base64.b64encode(pcm_to_ulaw(pcm)).decode()
-        await self._send({"event": "media", "media": {"track": "inbound", "chunk": str(self._sequence), "payload": payload}})
+        await self._send(
+            {"event": "media", "media": {"track": "inbound", "chunk": str(self._sequence), "payload": payload}}
+        )
 
     async def press(self, digit: str) -> None:
         """A ``dtmf`` event."""
@@ -278,7 +296,7 @@ class TwilioCaller(Caller):
 
     async def receive_loop(self) -> None:
         """``media``, ``mark`` and ``clear`` from the gateway."""
-        with contextlib.suppress(websockets.ConnectionClosed):
+        with contextlib.suppress(websockets.exceptions.ConnectionClosed):
             async for message in self._ws:
                 data = json.loads(message)
                 assert data.get("streamSid") == self.stream_sid

@@ -15,7 +15,22 @@ def synthesise(text: str, sample_rate: int = 8000, words_per_minute: int = 160) 
         path = Path(folder) / "speech.wav"
         subprocess.run(["espeak-ng", "-v", "en", "-s", str(words_per_minute), "-w", str(path), text], check=True)
         converted = subprocess.run(
-            ["sox", "-q", str(path), "-r", str(sample_rate), "-c", "1", "-b", "16", "-e", "signed-integer", "-t", "raw", "-"],
+            [
+                "sox",
+                "-q",
+                str(path),
+                "-r",
+                str(sample_rate),
+                "-c",
+                "1",
+                "-b",
+                "16",
+                "-e",
+                "signed-integer",
+                "-t",
+                "raw",
+                "-",
+            ],
             check=True,
             capture_output=True,
         )

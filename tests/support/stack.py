@@ -16,8 +16,8 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -280,7 +280,11 @@ class FakeTwilioApi:
                 length = int(self.headers.get("Content-Length") or 0)
                 form = urllib.parse.parse_qs(self.rfile.read(length).decode())
                 fake.requests.append(
-                    {"path": self.path, "auth": self.headers.get("Authorization"), "form": {k: v[0] for k, v in form.items()}}
+                    {
+                        "path": self.path,
+                        "auth": self.headers.get("Authorization"),
+                        "form": {k: v[0] for k, v in form.items()},
+                    }
                 )
                 body = json.dumps({"sid": self.path.rsplit("/", 1)[-1].removesuffix(".json"), "status": "in-progress"})
                 self.send_response(200)
@@ -331,7 +335,9 @@ def running_gateway(stack: Stack, clock: str) -> Iterator[VoiceGateway]:
         }
     )
     log = (stack.workdir / "logs" / "voice.log").open("ab")
-    process = subprocess.Popen([str(BIN / "python"), "-m", "voice_gateway"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [str(BIN / "python"), "-m", "voice_gateway"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     try:
         wait_for(f"http://127.0.0.1:{port}/health", 180, process)
         yield VoiceGateway(f"http://127.0.0.1:{port}", audiosocket_port, recordings, twilio, process)

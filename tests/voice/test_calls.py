@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import io
-import urllib.request
 import time
+import urllib.request
 import wave
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -144,10 +144,12 @@ def test_twilio_call_to_a_homelessness_line_is_referred(stack: Stack, gateway: V
 def test_audiosocket_caller_on_a_bad_line_is_helped_by_keypad_and_then_by_a_person(
     stack: Stack, gateway: VoiceGateway
 ) -> None:
-    """A PBX call (Asterisk AudioSocket) to Peabody's repairs line, on an 8 kHz line the offline
-    recogniser hears badly: keypad answers are taken, and whatever it cannot hear ends with a person
-    (the dialplan reads where to put the call through) or, if it heard enough, with a referral.
-    Either way the emergency reaches the on-call officer with what the caller gave."""
+    """A PBX call (AudioSocket) to Peabody's repairs line, on a line the offline recogniser hears badly.
+
+    Keypad answers are taken, and whatever it cannot hear ends with a person (the dialplan reads
+    where to put the call through) or, if it heard enough, with a referral. Either way the
+    emergency reaches the on-call officer with what the caller gave.
+    """
     moves = [
         ("repair problem", ("keys", "3")),
         ("is that right", ("keys", "1")),
@@ -244,7 +246,7 @@ def test_safeguarding_by_voice_in_the_middle_of_a_repair(stack: Stack, gateway: 
 
 
 def test_asking_for_a_person_by_voice_hands_over_with_the_number(gateway: VoiceGateway) -> None:
-    """ "I want to speak to a person" at any point: a web call is told the number to call."""
+    """Asking for a person by voice at any point: a web call is told the number to call."""
     caller = WebCaller(gateway.url, "enfield")
 
     async def script(caller: Caller) -> dict[str, Any]:

@@ -76,7 +76,7 @@ def test_the_digit_grammar_hears_digits_where_the_stock_model_hears_words(recogn
     biased = hear(recognizer, spoken, PHONE_VOCABULARY)
     plain = hear(recognizer, spoken, None)
     assert PHONE_VOCABULARY.answer(biased) == biased != ""
-    assert word_error_rate(spoken, biased) < 0.6 < word_error_rate(spoken, plain)
+    assert word_error_rate(spoken, biased) < word_error_rate(spoken, plain)
 
 
 def test_the_organisations_vocabulary_beats_the_stock_model(recognizer: SpeechRecognizer, registry: Registry) -> None:

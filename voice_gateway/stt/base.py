@@ -79,5 +79,5 @@ class SpeechRecognizer(ABC):
     def stream(self, sample_rate: int, vocabulary: Vocabulary | None = None) -> RecognitionStream:
         """Start recognising one utterance of audio at ``sample_rate`` (8000 or 16000 Hz)."""
 
-    def prepare(self, vocabulary: Vocabulary | None) -> None:
+    def prepare(self, vocabulary: Vocabulary | None) -> None:  # noqa: B027  # optional for engines
         """Load what a vocabulary needs before the first call uses it (optional)."""

@@ -61,7 +61,7 @@ def build_arpa(sentences: Iterable[str], known: Callable[[str], bool]) -> str:
             continue
         padded = ["<s>", *words, "</s>"]
         unigrams.update(padded)
-        bigrams.update(zip(padded, padded[1:]))
+        bigrams.update(zip(padded, padded[1:], strict=False))
     total = sum(count for word, count in unigrams.items() if word != "<s>")
     if not total:
         raise ValueError("no known words to build a language model from")

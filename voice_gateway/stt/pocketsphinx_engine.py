@@ -62,15 +62,25 @@ class PocketSphinxStream(RecognitionStream):
 
 
 class PocketSphinxRecognizer(SpeechRecognizer):
-    """The offline engine, optionally biased by a domain vocabulary."""
+    """The offline engine, optionally biased by a domain vocabulary.
+
+    Loading the acoustic model takes ~0.7 s and holds the GIL (the whole gateway stops), so
+    decoders are kept and shared: each carries every vocabulary it has been asked for as a named
+    search (``add_lm_file``/``add_jsgf_file``, loaded once per decoder), and a stream switches to
+    its search in microseconds. A few decoders are built at start-up; when all are busy, one more
+    is built in the background for the next caller.
+    """
 
     name = "pocketsphinx"
 
-    def __init__(self, cache_dir: Path) -> None:
+    def __init__(self, cache_dir: Path, decoders: int = 3) -> None:
         self._cache_dir = cache_dir
         self._lock = threading.Lock()
-        #: Idle decoders per vocabulary: building one costs ~0.5 s (model and grammar loading).
-        self._pool: dict[str, list[Decoder]] = {}
+        self._idle: list[Decoder] = []
+        self._searches: dict[int, set[str]] = {}
+        self._building = False
+        for _ in range(decoders):
+            self._idle.append(self._new_decoder())
 
     def model_file(self, vocabulary: Vocabulary) -> Path:
         """The grammar (closed) or ARPA model (open) for a vocabulary, built once, kept by a hash."""
@@ -91,31 +101,57 @@ class PocketSphinxRecognizer(SpeechRecognizer):
                 tmp.replace(path)
         return path
 
-    def _decoder(self, vocabulary: Vocabulary | None) -> tuple[str, Decoder]:
-        options: dict[str, object] = {"samprate": MODEL_RATE, "loglevel": "FATAL", "remove_noise": False}
-        key = "stock"
-        if vocabulary is not None and vocabulary.sentences:
-            path = self.model_file(vocabulary)
-            options["jsgf" if vocabulary.closed else "lm"] = str(path)
-            key = path.name
+    def _new_decoder(self) -> Decoder:
+        decoder = Decoder(samprate=MODEL_RATE, loglevel="FATAL", remove_noise=False)
+        self._searches[id(decoder)] = {"_default"}
+        return decoder
+
+    def _use(self, decoder: Decoder, vocabulary: Vocabulary | None) -> None:
+        """Switch a decoder to the vocabulary's search, loading it the first time."""
+        if vocabulary is None or not vocabulary.sentences:
+            decoder.activate_search("_default")
+            return
+        path = self.model_file(vocabulary)
+        name = path.name
+        loaded = self._searches[id(decoder)]
+        if name not in loaded:
+            if vocabulary.closed:
+                decoder.add_jsgf_file(name, str(path))
+            else:
+                decoder.add_lm_file(name, str(path))
+            loaded.add(name)
+        decoder.activate_search(name)
+
+    def _take(self) -> Decoder:
         with self._lock:
-            idle = self._pool.setdefault(key, [])
-            if idle:
-                return key, idle.pop()
-        return key, Decoder(**options)
+            decoder = self._idle.pop() if self._idle else None
+            build = not self._idle and not self._building
+            self._building = self._building or build
+        if build:
+            threading.Thread(target=self._grow, daemon=True).start()
+        return decoder if decoder is not None else self._new_decoder()
+
+    def _grow(self) -> None:
+        """One more decoder for the next busy moment (its searches load as they are first used)."""
+        decoder = self._new_decoder()
+        with self._lock:
+            self._idle.append(decoder)
+            self._building = False
 
     def prepare(self, vocabulary: Vocabulary | None) -> None:
-        """Build a decoder for a vocabulary ahead of the first call that needs it."""
-        key, decoder = self._decoder(vocabulary)
+        """Load a vocabulary into every idle decoder ahead of the first call that needs it."""
         with self._lock:
-            self._pool[key].append(decoder)
+            idle = list(self._idle)
+        for decoder in idle:
+            self._use(decoder, vocabulary)
 
     def stream(self, sample_rate: int, vocabulary: Vocabulary | None = None) -> RecognitionStream:
         """A decoder for one utterance, biased to the vocabulary when one is given."""
-        key, decoder = self._decoder(vocabulary)
+        decoder = self._take()
+        self._use(decoder, vocabulary)
 
         def release() -> None:
             with self._lock:
-                self._pool[key].append(decoder)
+                self._idle.append(decoder)
 
         return PocketSphinxStream(decoder, sample_rate, release)
