@@ -109,6 +109,9 @@ async def test_form_applies_an_answer_and_completion_gives_a_reference(runtime: 
     tracker = load("repair_reported_enfield", script_state=finished, service_option="housing_repairs")
     slots = slot_events(await ActionCompleteScript().run(dispatcher, tracker, DOMAIN))
     assert slots["call_outcome"] == "transferred"
-    assert slots["reference"] in dispatcher.messages[-1]["text"]
+    told, transfer = dispatcher.messages[-2:]
+    assert slots["reference"] in told["text"]
+    assert transfer["custom"]["transfer"]["reference"] == slots["reference"]
+    assert transfer["custom"]["transfer"]["number"].replace(" ", "").lstrip("+").isdigit()
     stored = runtime.store.get(slots["reference"])
     assert stored is not None and stored.answers["q_problem"] == "heating"
