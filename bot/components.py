@@ -9,23 +9,102 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY
 from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from scipy.sparse import csr_matrix
+from sklearn.preprocessing import normalize
+
+IDF_FILE = "idf.npy"
 
 NO_INTENT: dict[str, Any] = {"name": None, "confidence": 0.0}
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class BlankSafeLogisticRegressionClassifier(LogisticRegressionClassifier):  # type: ignore[misc]
-    """Rasa's logistic-regression intent classifier, answering "no intent" for an empty message.
+    """Rasa's logistic-regression intent classifier, with TF-IDF weighting and safe on empty messages.
 
-    Why: an empty or whitespace-only message has no tokens, so the regex featuriser adds no features
-    and Rasa's classifier crashes on the shorter feature vector; the resident then gets no reply at
-    all. Here such a message gets no intent with confidence 0, which the FallbackClassifier turns
-    into ``nlu_fallback`` and the agent re-asks, exactly as for any message it did not understand.
+    Why TF-IDF: Rasa's classifier fits raw n-gram counts, so a long message outweighs a short one
+    and common words ("my", "the", "is") count as much as "boiler"; with sublinear term
+    frequencies, inverse document frequencies learnt from the training data and unit-length rows
+    (``tfidf: true``) and a weaker regulariser (``C``), the same features classify better.
+
+    Why empty messages: an empty or whitespace-only message has no tokens, so the regex featuriser
+    adds no features and Rasa's classifier crashes on the shorter feature vector; the resident then
+    gets no reply at all. Here such a message gets no intent with confidence 0, which the
+    FallbackClassifier turns into ``nlu_fallback`` and the agent re-asks, exactly as for any message
+    it did not understand.
     """
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        """Rasa's defaults, plus ``C`` (its regularisation, 1.0) and ``tfidf`` (off, as in Rasa)."""
+        return {**LogisticRegressionClassifier.get_default_config(), "C": 1.0, "tfidf": False}
+
+    def __init__(
+        self, config: dict[str, Any], name: str, model_storage: ModelStorage, resource: Resource
+    ) -> None:
+        super().__init__(config, name, model_storage, resource)
+        self.clf.set_params(C=float(self.config["C"]))
+        self.idf: np.ndarray | None = None
+
+    def _weigh(self, counts: csr_matrix) -> csr_matrix:
+        """Sublinear TF times IDF, rows scaled to unit length (unchanged before training)."""
+        if self.idf is None or counts.shape[1] != self.idf.shape[0]:
+            return counts
+        weighted = csr_matrix(counts, dtype=np.float64, copy=True)
+        positive = weighted.data > 0
+        weighted.data[positive] = 1.0 + np.log(weighted.data[positive])
+        return normalize(csr_matrix(weighted.multiply(self.idf)), norm="l2")
+
+    def _create_X(self, messages: list[Message]) -> csr_matrix:  # noqa: N802 (Rasa's name)
+        return self._weigh(super()._create_X(messages))
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Learn the IDF weights (when configured) from the training messages, then the classifier."""
+        self.idf = None
+        counts, labels = self._create_training_matrix(training_data)
+        if counts.shape[0] == 0:
+            return self._resource
+        if self.config["tfidf"]:
+            documents = counts.shape[0]
+            frequency = np.asarray((counts > 0).sum(axis=0)).ravel()
+            self.idf = np.log((1.0 + documents) / (1.0 + frequency)) + 1.0
+        self.clf.fit(self._weigh(counts), labels)
+        self.persist()
+        return self._resource
+
+    def persist(self) -> None:
+        """Rasa's classifier file, plus the IDF weights next to it."""
+        super().persist()
+        if self.idf is not None:
+            with self._model_storage.write_to(self._resource) as model_dir:
+                np.save(model_dir / IDF_FILE, self.idf)
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> BlankSafeLogisticRegressionClassifier:
+        """Rasa's loading, plus the IDF weights when the model was trained with them."""
+        component = super().load(config, model_storage, resource, execution_context, **kwargs)
+        try:
+            with model_storage.read_from(resource) as model_dir:
+                if (model_dir / IDF_FILE).exists():
+                    component.idf = np.load(model_dir / IDF_FILE)
+        except ValueError:  # no trained resource: Rasa already returned an untrained component
+            pass
+        return component  # type: ignore[no-any-return]
 
     def process(self, messages: list[Message]) -> list[Message]:
         """Classify messages whose features the model can read; give the others no intent.
