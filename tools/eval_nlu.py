@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import platform
 import re
 import sys
@@ -248,9 +249,15 @@ def _blank_spacy_model() -> None:
 
 
 def local_parser(model: Path) -> Parse:
-    """Parse messages in-process with a trained model."""
-    from rasa.core.agent import Agent
+    """Parse messages in-process with a trained model.
 
+    Rasa's structured logs are set to warnings first: unconfigured, they print every parsed message
+    with its prediction at debug level, i.e. the whole held-out set on stdout.
+    """
+    from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)
     agent = Agent.load(str(model))
     loop = asyncio.new_event_loop()
     return lambda text: loop.run_until_complete(agent.parse_message(text))
