@@ -17,7 +17,7 @@ run: $(STAMP)
 	$(PY) -m actions.cli run
 
 test: $(STAMP)
-	bash tools/ensure-system-packages.sh
+	bash tools/ensure-system-packages.sh --tests
 	$(PY) -m pytest
 
 check: $(STAMP)
@@ -31,7 +31,7 @@ bench: $(STAMP)
 
 # Recognisers' WER and real-time factor, call response latency and concurrent calls.
 bench-voice: $(STAMP)
-	bash tools/ensure-system-packages.sh
+	bash tools/ensure-system-packages.sh --tests
 	$(PY) tools/bench_voice.py $(ARGS)
 
 # NLU figures on the held-out set; ARGS=--compare scores every pipeline in eval/pipelines/.

@@ -451,7 +451,8 @@ class Call:
             await self.say(" ".join(turn.texts))
             heard = await self.listen(turn.expect)
             self.log.add("caller", heard.text, via=heard.via)
-            await self.sink.event("caller", heard.text)
+            if heard.text.strip():  # nothing heard is logged, not captioned as an empty line
+                await self.sink.event("caller", heard.text)
             if finished:
                 answer = self._as_text(heard, turn.expect).strip().lower()
                 if not answer or answer.split()[0] in ("no", "nope", "nah", "that's"):

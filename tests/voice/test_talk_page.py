@@ -1,0 +1,73 @@
+"""The "talk to us" page in a real browser: headless Chromium, its microphone fed a spoken file.
+
+Chromium's fake capture device plays a WAV file as the microphone, so the page's own code (its
+microphone capture, downsampling to 16 kHz, WebSocket, playback and captions) carries a caller's
+speech to the gateway and the agent's answer back, as it would for a resident on a council site.
+"""
+
+from __future__ import annotations
+
+import shutil
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests.support.callers import hiss
+from tests.support.speech import synthesise
+from tests.support.stack import VoiceGateway
+
+pytestmark = pytest.mark.voice
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+RATE = 16000
+
+
+def microphone_file(path: Path, text: str, lead_seconds: float) -> Path:
+    """A WAV of line hiss, then ``text`` spoken after ``lead_seconds``, then hiss again."""
+    rng = np.random.default_rng(5)
+    audio = hiss(int(RATE * lead_seconds), rng) + synthesise(text, RATE) + hiss(RATE * 12, rng)
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(RATE)
+        handle.writeframes(audio)
+    return path
+
+
+def test_a_resident_talks_to_the_agent_from_the_web_page(gateway: VoiceGateway, tmp_path: Path) -> None:
+    """Start call -> the greeting is captioned, the resident's words are heard and answered."""
+    # The caller speaks once the greeting (about 12 s of speech) has been played.
+    speech = microphone_file(tmp_path / "caller.wav", "my toilet is blocked", lead_seconds=16)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-audio-capture={speech}%noloop",
+                "--autoplay-policy=no-user-gesture-required",
+            ],
+        )
+        try:
+            page = browser.new_page()
+            page.goto(f"{gateway.url}/web/talk?po=enfield")
+            page.get_by_role("button", name="Start call").click()
+            expect(page.locator("#status")).to_have_text("Connected.", timeout=15_000)
+            captions = page.locator("#captions")
+            greeting = "Assistant: Thank you for calling London Borough of Enfield"
+            expect(captions).to_contain_text(greeting, timeout=30_000)
+            expect(captions.locator("p.caller", has_text="toilet").first).to_be_visible(timeout=40_000)
+            expect(captions.locator("p.agent", has_text="What is the repair problem?")).to_be_visible(timeout=20_000)
+            # Noise the recogniser made nothing of is not shown as an empty line of the caller's.
+            assert all(text.strip() != "You:" for text in captions.locator("p.caller").all_inner_texts())
+            page.get_by_role("button", name="End call").click()
+            expect(page.locator("#status")).to_have_text("Call ended.", timeout=10_000)
+        finally:
+            browser.close()
