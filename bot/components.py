@@ -31,9 +31,12 @@ class BlankSafeLogisticRegressionClassifier(LogisticRegressionClassifier):  # ty
     """Rasa's logistic-regression intent classifier, with TF-IDF weighting and safe on empty messages.
 
     Why TF-IDF: Rasa's classifier fits raw n-gram counts, so a long message outweighs a short one
-    and common words ("my", "the", "is") count as much as "boiler"; with sublinear term
-    frequencies, inverse document frequencies learnt from the training data and unit-length rows
-    (``tfidf: true``) and a weaker regulariser (``C``), the same features classify better.
+    and common words ("my", "the", "is") count as much as "boiler". Sublinear term frequencies,
+    inverse document frequencies learnt from the training data and unit-length rows (``tfidf:
+    true``) with a weaker regulariser (``C``) are the baseline's weighting on the same features. It
+    is an option measured by ``make eval ARGS=--compare`` (``eval/pipelines/tfidf_weighted.yml``):
+    on 2026-11-23 it raised option accuracy but cost out-of-scope recall, so it is off in
+    ``bot/config.yml``.
 
     Why empty messages: an empty or whitespace-only message has no tokens, so the regex featuriser
     adds no features and Rasa's classifier crashes on the shorter feature vector; the resident then

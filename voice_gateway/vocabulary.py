@@ -80,7 +80,7 @@ def address_vocabulary(org: Organisation) -> Vocabulary:
     my flat on the estate" is still heard, and because pocketsphinx loads a model of addresses
     alone very slowly (about 9 s, holding the GIL). The weights were chosen by measurement
     (``make bench-voice``): addresses three times over the whole training text left word error
-    at 0.75; twenty times over a tenth of it, about 0.35; addresses alone, 0.25.
+    at 0.75; twenty times over a tenth of it, 0.33 to 0.58 across runs; addresses alone, 0.25.
     """
     places: list[str] = [*org.addresses.gazetteer()]
     for address in org.addresses.addresses:
