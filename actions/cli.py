@@ -23,7 +23,14 @@ from actions.orgs.loader import load_registry
 from actions.settings import PROJECT_ROOT, get_settings
 
 BOT = PROJECT_ROOT / "bot"
-MODEL_INPUTS = [BOT / "config.yml", BOT / "components.py", BOT / "domain", BOT / "data", PROJECT_ROOT / "nlu_data"]
+MODEL_INPUTS = [
+    BOT / "config.yml",
+    BOT / "components.py",
+    BOT / "sentence_encoder.py",
+    BOT / "domain",
+    BOT / "data",
+    PROJECT_ROOT / "nlu_data",
+]
 MODELS = PROJECT_ROOT / "models"
 VAR = PROJECT_ROOT / "var"
 

@@ -1,7 +1,7 @@
 """Measure how well the agent understands residents, on a held-out set it never trains on.
 
 ``make eval`` trains the NLU pipeline of ``bot/config.yml`` on ``nlu_data/`` (cached by a hash of
-its inputs, like the agent's model), then scores ``eval/heldout.yml`` and ``eval/safeguarding.yml``
+its inputs, like the agent's model), then scores ``eval/heldout*.yml`` and ``eval/safeguarding.yml``
 and, in the same run, a TF-IDF + logistic regression baseline trained on the same data. It prints
 the figures and writes ``eval/results/results.json``, ``results.md`` and ``confusion_matrix.png``.
 
@@ -42,11 +42,12 @@ NLU_DATA = PROJECT_ROOT / "nlu_data"
 SCRIPTS = PROJECT_ROOT / "service_scripts"
 DEFAULT_CONFIG = BOT / "config.yml"
 COMPONENTS = BOT / "components.py"
+ENCODER = BOT / "sentence_encoder.py"
 OUT_OF_SCOPE = "out_of_scope"
 FALLBACK = "nlu_fallback"
 TARGETS = {"option_accuracy": 0.95, "oos_precision": 0.90, "oos_recall": 0.90, "safeguarding_recall": 1.0}
 """What the project aims for (issue 3). ``make eval`` reports every target missed."""
-FLOORS = {"option_accuracy": 0.88, "oos_precision": 0.85, "oos_recall": 0.74, "safeguarding_recall": 1.0}
+FLOORS = {"option_accuracy": 0.93, "oos_precision": 0.93, "oos_recall": 0.88, "safeguarding_recall": 1.0}
 """What CI enforces (``make eval ARGS=--check`` and tests/nlu): the figures last measured, less a
 small margin, so a change that makes understanding worse fails. Safeguarding recall is never
 relaxed. Raise these whenever the figures improve; they are below the targets until the targets
@@ -61,6 +62,7 @@ class Example:
 
     text: str
     label: str
+    source: str = ""
 
 
 @dataclass
@@ -100,8 +102,30 @@ def load_examples(paths: list[Path]) -> list[Example]:
     examples = []
     for path in paths:
         data = load_data(str(path))
-        examples += [Example(m.get("text"), m.get("intent")) for m in data.intent_examples]
+        examples += [Example(m.get("text"), m.get("intent"), path.name) for m in data.intent_examples]
     return examples
+
+
+def heldout_files() -> list[Path]:
+    """Every held-out set (``eval/heldout*.yml``), scored together.
+
+    A second set was written later because the first one's mistakes had been read while tuning; its
+    figures are reported on their own too, as the fresher measure.
+    """
+    return sorted(EVAL.glob("heldout*.yml"))
+
+
+def accuracy_by_set(heldout: list[Example], predictions: list[str], options: list[str]) -> dict[str, dict[str, float]]:
+    """Option accuracy and size of each held-out file, so a tuned-on set cannot hide behind a fresh one."""
+    by_set: dict[str, dict[str, float]] = {}
+    for source in sorted({e.source for e in heldout}):
+        pairs = [(e.label, p) for e, p in zip(heldout, predictions, strict=True) if e.source == source]
+        on_option = [(g, p) for g, p in pairs if g in options]
+        by_set[source] = {
+            "messages": len(pairs),
+            "option_accuracy": sum(g == p for g, p in on_option) / len(on_option) if on_option else 0.0,
+        }
+    return by_set
 
 
 NEAR = 0.6
@@ -225,7 +249,7 @@ def nlu_model(config: Path) -> tuple[Path, float | None]:
             return model_path(), None
         started = time.perf_counter()
         return train(), time.perf_counter() - started
-    target = MODELS / f"nlu-{config.stem}-{inputs_hash([config, COMPONENTS, NLU_DATA])}.tar.gz"
+    target = MODELS / f"nlu-{config.stem}-{inputs_hash([config, COMPONENTS, ENCODER, NLU_DATA])}.tar.gz"
     if target.exists():
         return target, None
     MODELS.mkdir(exist_ok=True)
@@ -336,12 +360,13 @@ def as_dict(scores: Scores) -> dict[str, Any]:
     }
 
 
-def markdown(results: list[Scores], heldout: list[Example], machine: str, when: str) -> str:
+def markdown(results: list[Scores], heldout: list[Example], options: list[str], machine: str, when: str) -> str:
     """The human-readable results file the README links to."""
+    files = ", ".join(f"`eval/{name}`" for name in sorted({e.source for e in heldout}))
     lines = [
         "# NLU evaluation on the held-out set",
         "",
-        f"Run {when} on {machine}. Held-out: {len(heldout)} messages (`eval/heldout.yml`), "
+        f"Run {when} on {machine}. Held-out: {len(heldout)} messages ({files}), "
         f"{results[0].safeguarding.get('cases', 0)} safeguarding messages (`eval/safeguarding.yml`). "
         "Reproduce with `make eval` (add `ARGS=--compare` for every pipeline).",
         "",
@@ -360,6 +385,14 @@ def markdown(results: list[Scores], heldout: list[Example], machine: str, when: 
     best = results[0]
     baseline = results[-1]
     missed = failures(best, baseline, TARGETS)
+    sets = sorted({e.source for e in heldout})
+    sizes = accuracy_by_set(heldout, best.predictions, options)
+    lines += ["", "Option accuracy by held-out set:", ""]
+    lines.append("| Classifier | " + " | ".join(f"{name} ({sizes[name]['messages']:.0f})" for name in sets) + " |")
+    lines.append("|---|" + "---|" * len(sets))
+    for s in results:
+        by_set = accuracy_by_set(heldout, s.predictions, options)
+        lines.append(f"| {s.name} | " + " | ".join(f"{by_set[name]['option_accuracy']:.1%}" for name in sets) + " |")
     lines += [
         "",
         "Targets (issue 3): option accuracy ≥ 95% and above the baseline, out-of-scope precision and "
@@ -379,9 +412,16 @@ def markdown(results: list[Scores], heldout: list[Example], machine: str, when: 
     ]
     for option, f in best.per_option.items():
         lines.append(f"| {option} | {f['precision']:.2f} | {f['recall']:.2f} | {f['f1']:.2f} | {f['support']:.0f} |")
-    wrong = [(e.text, e.label, p) for e, p in zip(heldout, best.predictions, strict=True) if e.label != p]
-    lines += ["", f"Misclassified by {best.name} ({len(wrong)}):", ""]
-    lines += [f'- "{t}": {g} → {p}' for t, g, p in wrong]
+    fresh = sets[-1]
+    wrong = [(e, p) for e, p in zip(heldout, best.predictions, strict=True) if e.label != p]
+    shown = [(e, p) for e, p in wrong if e.source != fresh]
+    lines += [
+        "",
+        f"Misclassified by {best.name}: {len(wrong)}, of which {len(wrong) - len(shown)} in `{fresh}`, the "
+        "newest set, whose messages are not listed so that it stays a fresh measure for whoever tunes next.",
+        "",
+    ]
+    lines += [f'- "{e.text}": {e.label} → {p}' for e, p in shown]
     lines += ["", "![confusion matrix](confusion_matrix.png)", ""]
     return "\n".join(lines)
 
@@ -394,7 +434,7 @@ def main() -> int:
     args = parser.parse_args()
     options = option_ids()
     train = load_examples(sorted(NLU_DATA.rglob("*.yml")))
-    heldout = load_examples([EVAL / "heldout.yml"])
+    heldout = load_examples(heldout_files())
     cases = load_safeguarding_cases(EVAL / "safeguarding.yml")
     rules = Safeguarding.from_file(SCRIPTS / "_common" / "safeguarding.yaml", set(options))
     copies = near_duplicates(train, [*heldout, *(Example(c.text, c.kind) for c in cases)])
@@ -444,13 +484,15 @@ def main() -> int:
                 "machine": machine,
                 "targets": TARGETS,
                 "floors": FLOORS,
-                "results": [as_dict(s) for s in everything],
+                "results": [
+                    {**as_dict(s), "by_set": accuracy_by_set(heldout, s.predictions, options)} for s in everything
+                ],
             },
             indent=2,
         )
         + "\n"
     )
-    (RESULTS / "results.md").write_text(markdown(everything, heldout, machine, when))
+    (RESULTS / "results.md").write_text(markdown(everything, heldout, options, machine, when))
     for s in everything:
         sg = s.safeguarding
         print(

@@ -26,6 +26,9 @@ _POSTCODE = re.compile(r"\b([A-Z]{1,2}\d[A-Z\d]?) ?(\d[A-Z]{2})\b")
 _SENTENCE = re.compile(r"(?<=[.?!])\s+")
 SENTENCE_PAUSE_MS = 150
 RENDER_ATTEMPTS = 3
+MIN_SECONDS_PER_LETTER = 0.02
+"""Shorter than this the rendering was cut off (espeak at 165 words a minute takes about 0.06 s a
+letter); such a rendering is retried like a missing one."""
 _PHONE = re.compile(r"(?<![\w-])(\+?\d[\d ]{5,}\d)(?![\w-])")
 
 
@@ -109,12 +112,17 @@ class Pyttsx3Synthesizer(SpeechSynthesizer):
         return pause.join(pieces), rate
 
     def _render_sentence(self, sentence: str) -> tuple[bytes, int]:
-        """One sentence; the driver now and then writes no file, so try again, then in pieces."""
+        """One sentence; the driver now and then writes no file, or a cut-off one: try again, then in pieces.
+
+        A cut-off rendering is as bad as none: the caller would hear half a question.
+        """
         for _ in range(RENDER_ATTEMPTS):
             try:
-                return self._render_one(sentence)
+                pcm, rate = self._render_one(sentence)
             except (OSError, EOFError, wave.Error):
                 continue
+            if len(pcm) / 2 / rate >= MIN_SECONDS_PER_LETTER * sum(c.isalnum() for c in sentence):
+                return pcm, rate
         parts = [self._render_one(part) for part in sentence.split(",") if part.strip()]
         return b"".join(pcm for pcm, _ in parts), parts[0][1]
 

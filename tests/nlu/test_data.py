@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from tools.eval_nlu import EVAL, NLU_DATA, Example, load_examples, load_safeguarding_cases, near_duplicates, option_ids
+from tools.eval_nlu import (
+    EVAL,
+    NLU_DATA,
+    Example,
+    heldout_files,
+    load_examples,
+    load_safeguarding_cases,
+    near_duplicates,
+    option_ids,
+)
 
 
 def test_every_service_option_has_training_and_held_out_messages() -> None:
     train = {e.label for e in load_examples(sorted(NLU_DATA.rglob("*.yml")))}
-    heldout = {e.label for e in load_examples([EVAL / "heldout.yml"])}
+    heldout = {e.label for e in load_examples(heldout_files())}
     missing_train = [o for o in option_ids() if o not in train]
     missing_heldout = [o for o in option_ids() if o not in heldout]
     assert not missing_train and not missing_heldout, (missing_train, missing_heldout)
@@ -16,7 +25,7 @@ def test_every_service_option_has_training_and_held_out_messages() -> None:
 
 def test_no_held_out_message_is_copied_into_the_training_data() -> None:
     train = load_examples(sorted(NLU_DATA.rglob("*.yml")))
-    heldout = load_examples([EVAL / "heldout.yml"])
+    heldout = load_examples(heldout_files())
     copies = near_duplicates(train, heldout)
     assert not copies, copies[:5]
 

@@ -27,6 +27,7 @@ from tools.eval_nlu import (
     Scores,
     baseline_classifier,
     evaluate,
+    heldout_files,
     label_of,
     load_examples,
     load_safeguarding_cases,
@@ -49,7 +50,7 @@ def figures(stack: Stack) -> tuple[Scores, Scores]:
         return http_json(f"{stack.base}/model/parse", {"text": text})
 
     options = option_ids()
-    heldout = load_examples([EVAL / "heldout.yml"])
+    heldout = load_examples(heldout_files())
     rules = Safeguarding.from_file(SCRIPTS / "_common" / "safeguarding.yaml", set(options))
     agent = evaluate("agent", parse, heldout, options, CASES, rules)
     classify = baseline_classifier(load_examples(sorted(NLU_DATA.rglob("*.yml"))))
@@ -61,9 +62,8 @@ def figures(stack: Stack) -> tuple[Scores, Scores]:
 def test_service_option_accuracy_holds_its_floor_and_keeps_up_with_the_baseline(figures: tuple[Scores, Scores]) -> None:
     agent, baseline = figures
     assert agent.option_accuracy >= FLOORS["option_accuracy"], agent.option_accuracy
-    # The shipped pipeline must not fall behind a plain TF-IDF + logistic regression by more than
-    # two points (issue 3 wants it above; README "Measurements" says where it stands).
-    assert agent.option_accuracy >= baseline.option_accuracy - 0.02, (agent.option_accuracy, baseline.option_accuracy)
+    # The shipped pipeline must beat a plain TF-IDF + logistic regression trained on the same data.
+    assert agent.option_accuracy > baseline.option_accuracy, (agent.option_accuracy, baseline.option_accuracy)
 
 
 def test_out_of_scope_requests_are_recognised_not_forced_into_an_option(figures: tuple[Scores, Scores]) -> None:

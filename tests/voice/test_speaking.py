@@ -23,6 +23,25 @@ def test_speech_is_rendered_at_each_protocols_rate_and_cached() -> None:
     assert synthesizer.speech("What is the address of the property? The house number is best.", 8000) is phone
 
 
+def test_a_cut_off_rendering_is_rendered_again() -> None:
+    """pyttsx3's espeak driver now and then writes a file with only the start of a sentence."""
+
+    class CutOffOnce(Pyttsx3Synthesizer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.renders = 0
+
+        def _render_one(self, text: str) -> tuple[bytes, int]:
+            self.renders += 1
+            pcm, rate = super()._render_one(text)
+            return (pcm[: rate // 10 * 2], rate) if self.renders == 1 else (pcm, rate)
+
+    synthesizer = CutOffOnce()
+    pcm, rate = synthesizer.render("What is the address of the property?")
+    assert synthesizer.renders >= 2, "the cut-off rendering was not tried again"
+    assert len(pcm) / 2 / rate > 1.0, "the whole question, not the first tenth of a second"
+
+
 def test_spoken_numbers_become_digits_for_addresses_and_phone_numbers() -> None:
     assert for_agent("sixteen percy grove", "address") == "16 percy grove"
     assert for_agent("one hundred and five high street e n three six h s", "address") == "105 high street EN36HS"
