@@ -23,14 +23,10 @@ from actions.orgs.loader import load_registry
 from actions.settings import PROJECT_ROOT, get_settings
 
 BOT = PROJECT_ROOT / "bot"
-MODEL_INPUTS = [
-    BOT / "config.yml",
-    BOT / "components.py",
-    BOT / "sentence_encoder.py",
-    BOT / "domain",
-    BOT / "data",
-    PROJECT_ROOT / "nlu_data",
-]
+NLU_CODE = [BOT / "components.py", BOT / "sentence_encoder.py"]
+"""The project's own pipeline code: a change to it changes every model that uses it."""
+NLU_DATA = PROJECT_ROOT / "nlu_data"
+MODEL_INPUTS = [BOT / "config.yml", *NLU_CODE, BOT / "domain", BOT / "data", NLU_DATA]
 MODELS = PROJECT_ROOT / "models"
 VAR = PROJECT_ROOT / "var"
 

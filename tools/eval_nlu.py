@@ -33,25 +33,22 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from actions.cli import BOT, MODELS, PROJECT_ROOT, inputs_hash, rasa_train  # noqa: E402
+from actions.cli import BOT, MODELS, NLU_CODE, NLU_DATA, PROJECT_ROOT, inputs_hash, rasa_train  # noqa: E402
 from actions.safeguarding import Safeguarding  # noqa: E402
 
 EVAL = PROJECT_ROOT / "eval"
 RESULTS = EVAL / "results"
-NLU_DATA = PROJECT_ROOT / "nlu_data"
 SCRIPTS = PROJECT_ROOT / "service_scripts"
 DEFAULT_CONFIG = BOT / "config.yml"
-COMPONENTS = BOT / "components.py"
-ENCODER = BOT / "sentence_encoder.py"
 OUT_OF_SCOPE = "out_of_scope"
 FALLBACK = "nlu_fallback"
 TARGETS = {"option_accuracy": 0.95, "oos_precision": 0.90, "oos_recall": 0.90, "safeguarding_recall": 1.0}
 """What the project aims for (issue 3). ``make eval`` reports every target missed."""
-FLOORS = {"option_accuracy": 0.93, "oos_precision": 0.93, "oos_recall": 0.88, "safeguarding_recall": 1.0}
-"""What CI enforces (``make eval ARGS=--check`` and tests/nlu): the figures last measured, less a
-small margin, so a change that makes understanding worse fails. Safeguarding recall is never
-relaxed. Raise these whenever the figures improve; they are below the targets until the targets
-are met (see README, "Measurements")."""
+FLOORS = {"option_accuracy": 0.95, "oos_precision": 0.93, "oos_recall": 0.90, "safeguarding_recall": 1.0}
+"""What CI enforces (``make eval ARGS=--check`` and tests/nlu): never below the targets now that they
+are met, and out-of-scope precision held near its last measured figure (96%), so a change that makes
+understanding worse fails. Safeguarding recall is never relaxed. Raise these whenever the figures
+improve (see README, "Measurements")."""
 
 Parse = Callable[[str], dict[str, Any]]
 
@@ -249,7 +246,7 @@ def nlu_model(config: Path) -> tuple[Path, float | None]:
             return model_path(), None
         started = time.perf_counter()
         return train(), time.perf_counter() - started
-    target = MODELS / f"nlu-{config.stem}-{inputs_hash([config, COMPONENTS, ENCODER, NLU_DATA])}.tar.gz"
+    target = MODELS / f"nlu-{config.stem}-{inputs_hash([config, *NLU_CODE, NLU_DATA])}.tar.gz"
     if target.exists():
         return target, None
     MODELS.mkdir(exist_ok=True)

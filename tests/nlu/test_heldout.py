@@ -1,8 +1,8 @@
 """The quick version of ``make eval`` that CI runs: held-out figures from the running agent's model.
 
 The agent's own model (trained once per session) parses every held-out message over Rasa's HTTP
-API and must stay at or above the CI floors (tools/eval_nlu.py ``FLOORS``: the last measured figures
-less a small margin; the issue's targets are reported by ``make eval``). Then every
+API and must stay at or above the CI floors (tools/eval_nlu.py ``FLOORS``: at least the issue's
+targets, which are met, and above the TF-IDF baseline). Then every
 held-out safeguarding message typed in the middle of a repairs or homelessness conversation is sent
 to the running agent, which must switch to the safeguarding path.
 """
