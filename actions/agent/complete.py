@@ -14,6 +14,9 @@ from actions.agent.options import start_option
 from actions.runtime import get_runtime
 from actions.scripts.engine import Decision, ScriptRun, State
 
+SAFETY_FLAGS = frozenset({"safeguarding", "possible_risk", "risk_ruled_out", "hazard"})
+"""Flags that follow the resident into the next script when one script hands over to another."""
+
 
 def _contact_answers(state: State) -> dict[str, Any]:
     answers = dict(state.get("answers") or {})
@@ -26,8 +29,13 @@ def _contact_answers(state: State) -> dict[str, Any]:
 def _outcome_message(run: ScriptRun, decision: Decision) -> str | None:
     """The resident's message: the rule's, plus the signpost, placement and hours where relevant."""
     parts = [decision.message] if decision.message else []
-    if decision.outcome == "signposted" and decision.signpost is not None and not decision.message:
-        parts.append(f"The best people to help are {decision.signpost.describe()}.")
+    if decision.outcome == "signposted" and decision.signpost is not None:
+        signpost = decision.signpost
+        if not decision.message:
+            parts.append(f"The best people to help are {signpost.describe()}.")
+        elif signpost.phone and signpost.phone not in decision.message:
+            # Every signpost names its number and hours, even where the rule has its own wording.
+            parts.append(f"You can contact {signpost.describe()}.")
     if decision.outcome == "placed" and decision.placement is not None:
         provider = decision.placement
         parts.append(
@@ -66,13 +74,32 @@ class ActionCompleteScript(Action):
                 text="OK, I've stopped and nothing has been reported. If you need us, just message again."
             )
             return [*events, SlotSet("call_outcome", None)]
+        if halt.get("outcome") == "ruled_out":
+            # The resident said no one is in danger: thank them, record the check, ask what they need.
+            result = await finish_call(
+                runtime,
+                tracker,
+                run.org,
+                service_option="out_of_scope",
+                outcome="resolved",
+                message=(
+                    "Thank you for telling me. If anyone is in danger later, please call 999. "
+                    "If there's something else we can help with tonight, just tell me."
+                ),
+                answers={"details": (tracker.latest_message or {}).get("text") or ""},
+                flags=list(state.get("flags") or []),
+                check_duplicates=False,
+            )
+            say_result(dispatcher, result)
+            return events + result_slots(result)
         if halt.get("switch_to"):
             # Keep what was already reported before switching: nothing is ever lost.
-            if state.get("answers"):
+            if state.get("answers") and halt.get("safeguarding"):
                 await self._record(runtime, tracker, run, state, partial=True)
-            if halt.get("message"):
-                dispatcher.utter_message(text=halt["message"])
-            flags = [f"safeguarding:{halt['safeguarding']}"] if halt.get("safeguarding") else []
+            flags = [f for f in state.get("flags") or [] if f.split(":")[0] in SAFETY_FLAGS]
+            if halt.get("safeguarding"):
+                flags.append(f"safeguarding:{halt['safeguarding']}")
+            flags = list(dict.fromkeys(flags))
             return events + await start_option(runtime, dispatcher, tracker, run.org, halt["switch_to"], flags=flags)
         result = await self._record(runtime, tracker, run, state, partial=False)
         say_result(dispatcher, result)

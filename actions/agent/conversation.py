@@ -9,17 +9,30 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.agent.calls import current_po, finish_call, organisation_or_explain, result_slots, say_result
+from actions.agent.calls import current_po, hand_to_person, organisation_or_explain
+from actions.records.store import ServiceRequestView
 from actions.runtime import get_runtime
 
 _REFERENCE = re.compile(r"\b([A-Za-z]{2,4})[\s-]*(\d{8})[\s-]*(\d{4})\b")
 
-STATUS_WORDS = {
-    "pending": "is waiting to be sent to the on-call officer",
-    "sent": "has been sent to the on-call officer",
-    "failed": "could not be emailed yet, so our staff are passing it on by phone",
-    "not_required": "was dealt with on the call",
+OUTCOME_WORDS = {
+    "daytime": "has been logged for the daytime team, who will pick it up when they open",
+    "signposted": "was answered with who can help, and no one from this service will call back",
+    "resolved": "was answered during the conversation",
+    "out_of_scope": "was not something this service could deal with",
 }
+"""What happened to a request that was never referred, in the resident's words, by its outcome."""
+
+
+def status_words(request: ServiceRequestView, phone: str) -> str:
+    """Where a request really is: its referral state when referred, else its recorded outcome."""
+    if request.referral_status == "not_required":
+        return OUTCOME_WORDS.get(request.call_outcome or "", "was recorded")
+    if request.referral_status == "sent":
+        return "has been sent to the on-call officer"
+    if request.referral_status == "failed":
+        return f"has not reached the on-call officer yet. We are still trying; if it is urgent, please call {phone}"
+    return "is waiting to be sent to the on-call officer"
 
 
 class ActionSessionStart(Action):
@@ -88,7 +101,9 @@ class ActionCheckReference(Action):
                 )
             )
             return []
-        status = STATUS_WORDS.get(request.referral_status, request.referral_status)
+        owner = org or runtime.registry.get(request.po)
+        phone = owner.profile.phone_numbers.get("out_of_hours") if owner else None
+        status = status_words(request, phone or "999 if anyone is in danger")
         option = runtime.registry.canonical_rows.get(request.service_option, request.service_option)
         when = request.created_at.strftime("%d %B at %H:%M") if request.created_at else "earlier"
         reply = f"Reference {request.reference} ({option}, reported {when}) {status}."
@@ -113,19 +128,6 @@ class ActionHandToPerson(Action):
         if org is None:
             return []
         option = tracker.get_slot("service_option") or "general_enquiry"
-        phone = org.profile.phone_numbers.get("out_of_hours") or org.profile.daytime_service.phone
-        result = await finish_call(
-            runtime,
-            tracker,
-            org,
-            service_option=option if option in runtime.registry.canonical else "out_of_scope",
-            outcome="transferred",
-            message=(
-                "I'm passing you to a call handler now, with everything you've told me so far. "
-                f"If we get cut off, call {phone}."
-            ),
-            answers={"details": "Resident asked to speak to a person."},
-            check_duplicates=False,
+        return await hand_to_person(
+            runtime, dispatcher, tracker, org, service_option=option, details="Resident asked to speak to a person."
         )
-        say_result(dispatcher, result)
-        return result_slots(result)

@@ -16,13 +16,19 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.agent.safety import latest_intent, risk_check, risks, say_hazards, say_risks, screen
 from actions.runtime import get_runtime
-from actions.safeguarding import Safeguarding
+from actions.safeguarding import CERTAIN, Detection
 from actions.scripts.engine import ScriptRun, State
+from actions.scripts.validators import yes_or_no
+
+Halt = dict[str, Any] | None
+"""Why the script stops: ``switch_to`` another option, or an ``outcome`` (transferred, cancelled...)."""
 
 #: Explicit phrases that always mean "a person, please" or "say that again", whatever NLU thinks.
 _ASK_HUMAN = re.compile(
-    r"\b(speak|talk) (to|with) (a |an |some)?(real |actual )?(person|human|someone|operator|agent|adviser|advisor)\b"
+    r"\b(speak|talk) (to|with) (a |an |some)?(real |actual )?(person|human|someone|somebody|operator|agent|adviser"
+    r"|advisor|call handler)\b|\bput me (through|thru)\b|\b(get|give) me (a|an) (person|human|operator)\b"
     r"|\b(real|actual) person\b|\bhuman being\b|\boperator\b",
     re.IGNORECASE,
 )
@@ -47,28 +53,47 @@ def run_for(state: State | None) -> ScriptRun | None:
     return ScriptRun.for_option(registry, org, state["option"])
 
 
-def _intent(tracker: Tracker) -> tuple[str | None, float]:
-    intent = (tracker.latest_message or {}).get("intent") or {}
-    return intent.get("name"), float(intent.get("confidence") or 0.0)
+def interruption(state: State, found: list[Detection], text: str, intent: str | None, confidence: float) -> Halt:
+    """Whether the answer is really a request to leave the script (a certain risk, a person, stop).
 
-
-def interruption(
-    state: State, text: str, intent: str | None, confidence: float, safeguarding: Safeguarding
-) -> dict[str, Any] | None:
-    """Whether the answer is really a request to leave the script (safeguarding, a person, stop).
-
-    A safeguarding risk whose own option is already running, or which the running script handles
-    itself (``stay_in``), does not interrupt: the caller of this function notes it instead.
+    A risk whose own option is already running, or which the running script handles itself
+    (``stay_in``), does not interrupt: its help numbers were given and it is recorded.
     """
-    found = safeguarding.detect(text, intent, confidence)
     option = state.get("option")
-    if found and found.kind.option != option and option not in found.kind.stay_in:
-        return {"switch_to": found.kind.option, "safeguarding": found.kind.name, "message": found.kind.message}
+    for detection in risks(found):
+        kind = detection.kind
+        if detection.tier == CERTAIN and kind.option != option and option not in kind.stay_in:
+            return {"switch_to": kind.option, "safeguarding": kind.name}
     if _ASK_HUMAN.search(text) or (intent == "ask_human" and confidence >= 0.8):
         return {"outcome": "transferred", "reason": "asked_for_person"}
     if _STOP.match(text) or (intent == "stop" and confidence >= 0.9):
         return {"outcome": "cancelled", "reason": "resident_stopped"}
     return None
+
+
+def settle_risk_check(state: State, found: list[Detection], text: str, intent: str | None) -> tuple[State, Halt]:
+    """Apply the answer to the direct question about a possible risk.
+
+    A clear "no" clears it and goes back to what the resident asked for; anything else ("yes",
+    "not sure", silence, a new detail) is taken as yes: a false alarm costs a sentence, a miss
+    can cost a life.
+    """
+    check = state["risk_check"]
+    state = {key: value for key, value in state.items() if key != "risk_check"}
+    flags = list(state.get("flags") or [])
+    kind = get_runtime().registry.safeguarding.by_name[check["kind"]]
+    certain = any(d.tier == CERTAIN for d in risks(found))
+    if yes_or_no(text, intent) is False and not certain:
+        state["flags"] = [*flags, f"risk_ruled_out:{kind.name}"]
+        if check.get("else"):
+            return state, {"switch_to": check["else"]}
+        if state.get("option") == kind.option:
+            return state, {"outcome": "ruled_out", "reason": "resident_said_no_danger"}
+        return state, None
+    state["flags"] = [*flags, f"safeguarding:{kind.name}"]
+    if kind.option == state.get("option") or state.get("option") in kind.stay_in:
+        return state, None
+    return state, {"switch_to": kind.option, "safeguarding": kind.name}
 
 
 class ValidateScriptForm(FormValidationAction):
@@ -109,18 +134,26 @@ class ValidateScriptForm(FormValidationAction):
         if run is None:
             return {"script_answer": None}
         text = str(slot_value)
-        intent, confidence = _intent(tracker)
-        safeguarding = get_runtime().registry.safeguarding
-        halt = interruption(state, text, intent, confidence, safeguarding)
+        intent, confidence = latest_intent(tracker.latest_message or {})
+        found = screen(get_runtime().registry.safeguarding, tracker, text)
+        # Safety first, in every state: hazard advice and risk help numbers before anything else.
+        flags = list(state.get("flags") or [])
+        added = say_hazards(dispatcher, found, flags) + say_risks(dispatcher, found, flags)
+        state = {**state, "flags": [*flags, *added]}
+        trusted = intent if confidence >= TRUSTED_INTENT else None
+        if state.get("risk_check"):
+            state, halt = settle_risk_check(state, found, text, trusted)
+            if halt is not None:
+                return {"script_answer": None, "script_state": {**state, "halt": halt}}
+            if not any(d.tier == CERTAIN for d in risks(found)):
+                return {"script_answer": None, "script_state": state}
+        halt = interruption(state, found, text, intent, confidence)
         if halt is not None:
             return {"script_answer": None, "script_state": {**state, "halt": halt}}
-        noted = safeguarding.detect(text, intent, confidence)
-        if noted and f"safeguarding:{noted.kind.name}" not in state.get("flags", []):
-            # The running script handles this risk itself: give the help numbers, record it, go on.
-            if noted.kind.message:
-                dispatcher.utter_message(text=noted.kind.message)
-            state = {**state, "flags": [*state.get("flags", []), f"safeguarding:{noted.kind.name}"]}
-        trusted = intent if confidence >= TRUSTED_INTENT else None
+        possible = [d for d in risks(found) if f"possible_risk:{d.kind.name}" in added]
+        if possible and possible[0].kind.option != state.get("option"):
+            # A possible risk: one direct question before the script goes on.
+            return {"script_answer": None, "script_state": {**state, "risk_check": risk_check(possible[0], None)}}
         if trusted == "repeat" or _REPEAT.search(text):
             return {"script_answer": None}
         new_state, reply = run.answer(state, text, trusted)

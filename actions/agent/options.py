@@ -9,10 +9,19 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.agent.calls import clock_override, finish_call, organisation_or_explain, result_slots, say_result
+from actions.agent.calls import (
+    clock_override,
+    finish_call,
+    hand_to_person,
+    organisation_or_explain,
+    result_slots,
+    say_result,
+)
+from actions.agent.safety import latest_intent, risk_check, risks, say_hazards, say_risks, screen
 from actions.orgs.loader import Organisation, Registry
 from actions.orgs.models import FaqEntry
 from actions.runtime import Runtime, get_runtime
+from actions.safeguarding import CERTAIN
 from actions.scripts.engine import ScriptRun
 
 FORM = "script_form"
@@ -75,6 +84,19 @@ def out_of_scope_signposts(registry: Registry, org: Organisation) -> str:
     return f"{daytime} may be able to point you in the right direction."
 
 
+def runs_script(runtime: Runtime, tracker: Tracker, org: Organisation, option_id: str) -> bool:
+    """Whether this option, now, runs a script with questions (so a direct question can be asked)."""
+    config = org.options.get(option_id)
+    if config is None or option_id not in runtime.registry.canonical:
+        return False
+    script = runtime.registry.scripts[config.script]
+    if script.answer_from_faq:
+        return False
+    if not org.is_open(option_id, runtime.now(clock_override(tracker))) and config.outside_hours is not None:
+        return False
+    return bool(ScriptRun.for_option(runtime.registry, org, option_id).questions)
+
+
 async def start_option(
     runtime: Runtime,
     dispatcher: CollectingDispatcher,
@@ -82,15 +104,26 @@ async def start_option(
     org: Organisation,
     option_id: str,
     flags: list[str] | None = None,
+    risk_check: dict[str, Any] | None = None,
 ) -> list[EventType]:
     """Run the organisation's handling of one option: hours, FAQ, signpost or its script.
 
     ``flags`` (such as ``safeguarding:suicide``) go on the service request whatever the outcome.
+    ``risk_check`` (a possible risk, see :mod:`actions.agent.safety`) makes the script's first
+    question the direct question about that risk; the help numbers have been given already, so the
+    script's own opening is not said.
     """
     flags = list(flags or [])
     registry = runtime.registry
-    text = (tracker.latest_message or {}).get("text") or ""
+    text = what_they_said(tracker)
     base: list[EventType] = [SlotSet("po", org.id), SlotSet("script_state", None), SlotSet("script_answer", None)]
+    risky = [flag for flag in flags if flag.startswith("safeguarding:")]
+    if risky and option_id not in org.options:
+        # A risk to a person is never answered with a signpost list: the numbers have been given,
+        # the risk is recorded, and a person takes over.
+        return base + await hand_to_person(
+            runtime, dispatcher, tracker, org, service_option=option_id, details=text, flags=flags
+        )
     if option_id not in registry.canonical or option_id not in org.options:
         outcome = "out_of_scope" if option_id not in registry.canonical else "signposted"
         message = not_offered_message(registry, org, option_id) if outcome == "signposted" else None
@@ -116,6 +149,9 @@ async def start_option(
         contact = org.profile.contacts.get(rule.signpost or "") if rule.signpost else None
         who = contact.describe() if contact else org.profile.daytime_service.describe()
         message = rule.message or f"That service isn't running right now. Please contact {who}."
+        number = contact.phone if contact else org.profile.daytime_service.phone
+        if rule.message and number and number not in rule.message:
+            message = f"{rule.message} You can contact {who}."
         result = await finish_call(
             runtime,
             tracker,
@@ -170,10 +206,12 @@ async def start_option(
         say_result(dispatcher, result)
         return base + result_slots(result)
     opening = run.opening()
-    if opening:
+    if opening and not risk_check and not risky:
         dispatcher.utter_message(text=opening)
-    state = run.new_state()
+    state = run.prefill(run.new_state(), text)
     state["flags"] = [*state.get("flags", []), *flags]
+    if risk_check:
+        state["risk_check"] = risk_check
     return [
         *base,
         SlotSet("service_option", option_id),
@@ -199,22 +237,67 @@ class ActionSelectServiceOption(Action):
         if org is None:
             return [SlotSet("po", None)]
         latest = tracker.latest_message or {}
-        intent, confidence = top_intent(latest)
+        intent, confidence = latest_intent(latest)
         events: list[EventType] = []
         if tracker.active_loop_name:
             events.append(ActiveLoop(None))
-        found = runtime.registry.safeguarding.detect(latest.get("text") or "", intent, confidence)
-        flags: list[str] = []
+        found = screen(runtime.registry.safeguarding, tracker)
+        flags = say_hazards(dispatcher, found, [])
         option_id = resolve_option(org, intent or "out_of_scope", latest.get("entities") or [])
-        if found is not None:
-            # Safety first: the help numbers before anything else, then the risk's own escalation
-            # (unless what the resident asked for is a script that handles this risk itself).
-            if found.kind.message:
-                dispatcher.utter_message(text=found.kind.message)
-            flags.append(f"safeguarding:{found.kind.name}")
-            if option_id not in found.kind.stay_in or option_id not in org.options:
-                option_id = found.kind.option
-        elif (latest.get("intent") or {}).get("name") == "nlu_fallback":
+        at_risk = risks(found)
+        if at_risk:
+            # Safety first: the help numbers before anything else.
+            flags += say_risks(dispatcher, found, flags)
+            top = at_risk[0]
+            if top.tier == CERTAIN:
+                # The risk's own escalation, unless what the resident asked for is a script that
+                # handles this risk itself (a family fleeing abuse needs the homelessness script).
+                if option_id not in top.kind.stay_in or option_id not in org.options:
+                    option_id = top.kind.option or option_id
+                return events + await start_option(runtime, dispatcher, tracker, org, option_id, flags=flags)
+            # Possible: one direct question first, inside the script of what they asked for, or of
+            # the risk's own option; where neither can ask, a person takes over.
+            for host in (option_id, top.kind.option):
+                if host and runs_script(runtime, tracker, org, host):
+                    otherwise = option_id if option_id in runtime.registry.canonical else None
+                    check = risk_check(top, otherwise if host != option_id else None)
+                    return events + await start_option(
+                        runtime, dispatcher, tracker, org, host, flags=flags, risk_check=check
+                    )
+            flags.append(f"safeguarding:{top.kind.name}")
+            return events + await hand_to_person(
+                runtime,
+                dispatcher,
+                tracker,
+                org,
+                service_option=top.kind.option or option_id,
+                details=latest.get("text") or "",
+                flags=flags,
+            )
+        if flags and option_id not in runtime.registry.canonical:
+            # Only a hazard, in a message that asked for nothing else: the advice is given; record it.
+            result = await finish_call(
+                runtime,
+                tracker,
+                org,
+                service_option="out_of_scope",
+                outcome="signposted",
+                message="I've given you the safety advice above.",
+                answers={"details": latest.get("text") or ""},
+                flags=flags,
+            )
+            say_result(dispatcher, result)
+            return events + result_slots(result)
+        choices = close_options(runtime, org, latest)
+        if choices and not flags and not _asked_to_choose(tracker):
+            # Unsure between a few options: ask, with the options as buttons, instead of guessing.
+            labels = [option_label(runtime, option) for option in choices]
+            question = "I want to get this to the right team. Is it about " + ", or ".join(labels) + "?"
+            buttons = [{"title": label, "payload": f"/{option}"} for option, label in zip(choices, labels, strict=True)]
+            buttons.append({"title": "Something else", "payload": "/out_of_scope"})
+            dispatcher.utter_message(text=question, buttons=buttons)
+            return events
+        if (latest.get("intent") or {}).get("name") == "nlu_fallback":
             # An empty message says nothing, so it never counts as a second unclear attempt.
             if not (latest.get("text") or "").strip() or not _asked_to_rephrase(tracker):
                 dispatcher.utter_message(response="utter_please_rephrase")
@@ -224,18 +307,66 @@ class ActionSelectServiceOption(Action):
         return events + await start_option(runtime, dispatcher, tracker, org, option_id, flags=flags)
 
 
+CLARIFY_BELOW = 0.45
+"""Below this confidence in the best intent, the agent asks between the close options instead of
+guessing. Set once, before measuring, and not tuned on any reported set; ``make eval`` reports
+how often it asks on the blind set and how often the right option was among the buttons."""
+CLARIFY_RIVAL = 0.4
+"""An option is a close rival when its confidence is at least this share of the best one's."""
+
+
+def close_options(runtime: Runtime, org: Organisation, message: dict[str, Any]) -> list[str]:
+    """Up to three options the organisation takes that the message could mean, when unsure.
+
+    Empty when the classifier is confident, when fewer than two options compete (one option and
+    "out of scope" ask about the one), or when the message was a button press already.
+    """
+    if str(message.get("text") or "").startswith("/"):
+        return []
+    ranking = [c for c in message.get("intent_ranking") or [] if c.get("name") not in ("nlu_fallback", None)]
+    if not ranking or float(ranking[0].get("confidence") or 0.0) >= CLARIFY_BELOW:
+        return []
+    best = float(ranking[0].get("confidence") or 0.0)
+    offered = [
+        str(c["name"])
+        for c in ranking[:4]
+        if c["name"] in org.options
+        and c["name"] in runtime.registry.canonical
+        and float(c.get("confidence") or 0.0) >= best * CLARIFY_RIVAL
+    ]
+    top_is_option = ranking[0]["name"] in org.options
+    if len(offered) >= 2 or (offered and not top_is_option):
+        return offered[:3]
+    return []
+
+
+def option_label(runtime: Runtime, option_id: str) -> str:
+    """A resident-facing name for an option (its row in the Service Options table)."""
+    return str(runtime.registry.canonical_rows.get(option_id) or option_id.replace("_", " ")).lower()
+
+
+def what_they_said(tracker: Tracker) -> str:
+    """The resident's words: the latest message, or the one before a button press ("/noise")."""
+    users = [e for e in tracker.events if e.get("event") == "user"]
+    for event in reversed(users):
+        text = str(event.get("text") or "")
+        if not text.startswith("/"):
+            return text
+    return ""
+
+
+def _asked_to_choose(tracker: Tracker) -> bool:
+    """Whether the agent's last reply asked the resident to choose between options."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "bot":
+            buttons = (event.get("data") or {}).get("buttons") or []
+            return any(str(b.get("payload", "")).startswith("/") for b in buttons)
+    return False
+
+
 def _asked_to_rephrase(tracker: Tracker) -> bool:
     """Whether the agent's last reply asked the resident to rephrase."""
     for event in reversed(tracker.events):
         if event.get("event") == "bot":
             return (event.get("metadata") or {}).get("utter_action") == "utter_please_rephrase"
     return False
-
-
-def top_intent(message: dict[str, Any]) -> tuple[str | None, float]:
-    """The classifier's best real intent and its confidence, looking past ``nlu_fallback``."""
-    for candidate in [message.get("intent") or {}, *(message.get("intent_ranking") or [])]:
-        name = candidate.get("name")
-        if name and name != "nlu_fallback":
-            return name, float(candidate.get("confidence") or 0.0)
-    return None, 0.0

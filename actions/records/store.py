@@ -564,6 +564,7 @@ class RecordStore:
         service_option: str,
         uprn: str | int | None,
         address: str | None,
+        since: datetime | None = None,
     ) -> ServiceRequestView | None:
         """The latest open request of the same organisation and option for the same property.
 
@@ -576,12 +577,15 @@ class RecordStore:
             service_option: Canonical Service Option id.
             uprn: UPRN of the property, when the address was matched.
             address: Address text, used only when there is no UPRN.
+            since: Only requests created at or after this moment count (e.g. tonight's).
         """
         conditions: list[Any] = [
             ServiceRequest.po == po,
             ServiceRequest.service_option == service_option,
             ServiceRequest.status == "open",
         ]
+        if since is not None:
+            conditions.append(ServiceRequest.created_at >= self._aware(since))
         if uprn not in (None, ""):
             conditions.append(ServiceRequest.uprn == str(uprn))
         else:

@@ -23,7 +23,14 @@ from actions.addresses.matcher import Address, AddressMatch
 from actions.orgs.loader import Organisation, Registry
 from actions.orgs.models import Contact, OptionConfig, Provider, Question, Rule, ScriptDef
 from actions.scripts.conditions import holds
-from actions.scripts.validators import VALIDATORS, has_words, is_dont_know
+from actions.scripts.validators import (
+    VALIDATORS,
+    choice_named,
+    has_words,
+    is_dont_know,
+    normalise_phone,
+    validate_free_text,
+)
 
 #: Attempts at a question before the engine takes what it has and moves on, flagged for the officer.
 MAX_ATTEMPTS = 2
@@ -127,12 +134,42 @@ class ScriptRun:
                 return question
         return None
 
+    def prefill(self, state: State, text: str) -> State:
+        """Answer from the opening message what it already says, so the resident is not asked again.
+
+        Only what the words settle without doubt: a choice exactly one of whose words is named
+        ("no hot water" -> heating), the description when the message describes (four words or
+        more), and a phone number written in full. Everything else is asked as usual.
+        """
+        state = copy.deepcopy(state)
+        if not has_words(text):
+            return state
+        for question in self.questions:
+            facts = self.facts(state)
+            if question.slot in state["answers"] or not holds(question.when, facts, self.config.lists):
+                continue
+            value: Any = None
+            if question.type == "choice":
+                value = choice_named(question, text)
+            elif question.type == "free_text" and question.slot == "details" and len(text.split()) >= 4:
+                value = validate_free_text(question, text, None).value
+            elif question.type == "phone" and re.search(r"\d{5}", text.replace(" ", "")):
+                value = normalise_phone(text)
+            if value is not None:
+                state["answers"][question.slot] = value
+                state.setdefault("prefilled", []).append(question.slot)
+        self._check_early_rules(state)
+        return state
+
     def opening(self) -> str | None:
         """What to say before the first question (safety numbers come first for suicide calls)."""
         return self.config.opening or self.script.opening
 
     def prompt(self, state: State) -> str | None:
         """What the agent should say now to move the script on."""
+        if state.get("risk_check"):
+            # A possible risk to a person: one direct question before anything else.
+            return str(state["risk_check"]["question"])
         pending = state.get("pending")
         if pending and pending.get("confirm"):
             return f"I have the address as {format_address(pending['confirm'])}. Is that right?"
@@ -149,6 +186,8 @@ class ScriptRun:
         A voice call listens for exactly these words (a yes/no grammar, digits, the choices), and a
         keypad can stand in for speech: choices are numbered in the order given here.
         """
+        if state.get("risk_check"):
+            return {"type": "yes_no", "slot": "risk_check"}
         pending = state.get("pending")
         if pending and pending.get("confirm"):
             return {"type": "yes_no", "slot": "address_confirm"}

@@ -77,14 +77,39 @@ def is_dont_know(text: str, intent: str | None = None) -> bool:
     return intent == "dont_know" or bool(_DONT_KNOW.search(text))
 
 
-def validate_yes_no(question: Question, text: str, intent: str | None) -> Validation:
-    """Accept yes/no in words, by NLU intent, or by keypad (1 = yes, 2 = no)."""
+def yes_or_no(text: str, intent: str | None = None) -> bool | None:
+    """``True`` for yes, ``False`` for no (in words, by NLU intent, or keypad 1/2), else ``None``."""
     stripped = text.strip()
     if intent == "affirm" or _YES.match(stripped) or stripped == "1":
-        return Validation(True, True)
+        return True
     if intent == "deny" or _NO.match(stripped) or stripped == "2":
-        return Validation(True, False)
-    return Validation(False, problem="Please answer yes or no.")
+        return False
+    return None
+
+
+_VULNERABLE = re.compile(
+    r"\b(aged? |is |'s |she'?s |he'?s |they'?re |turned )(6[5-9]|[7-9]\d|1[01]\d)\b(?! ?(%|percent|pounds|quid|min))"
+    r"|\b(6[5-9]|[7-9]\d|1[01]\d) ?(years?|yrs?)\b"
+    r"|\b(elderly|pensioner|pregnant|expecting|disabled|disability|wheelchair|dementia|alzheimer|frail|poorly|unwell|"
+    r"ill|sick|asthma|copd|cancer|chemo|dialysis|oxygen|baby|babies|newborn|toddler|infant|blind|deaf|carer|"
+    r"mobility|bedbound|bed bound|can'?t walk|learning disabilit)\w*",
+    re.IGNORECASE,
+)
+"""A natural answer to "is anyone elderly, disabled, very young, pregnant or unwell?" that means yes."""
+
+
+def validate_yes_no(question: Question, text: str, intent: str | None) -> Validation:
+    """Accept yes/no in words, by NLU intent, or by keypad (1 = yes, 2 = no).
+
+    To the vulnerability question, a description is an answer: "my mum lives with us, she's 81"
+    means yes, so the resident is not told to answer yes or no.
+    """
+    answer = yes_or_no(text, intent)
+    if answer is None and "vulnerab" in question.slot and _VULNERABLE.search(text):
+        answer = True
+    if answer is None:
+        return Validation(False, problem="Please answer yes or no.")
+    return Validation(True, answer)
 
 
 def normalise_phone(text: str) -> str | None:
@@ -165,6 +190,18 @@ def validate_choice(question: Question, text: str, intent: str | None) -> Valida
         return Validation(True, best[1])
     options = ", ".join(choice.label for choice in question.choices.values())
     return Validation(False, problem=f"Sorry, I didn't follow. Is it one of these: {options}?")
+
+
+def choice_named(question: Question, text: str) -> str | None:
+    """The one choice whose words the text names exactly, or ``None`` if none or several are named."""
+    lowered = text.lower()
+    named = {
+        key
+        for key, choice in question.choices.items()
+        if key != "other"
+        and any(re.search(rf"\b{re.escape(p.lower())}\b", lowered) for p in [choice.label, *choice.says])
+    }
+    return named.pop() if len(named) == 1 else None
 
 
 VALIDATORS = {
