@@ -36,3 +36,25 @@ def test_held_out_safeguarding_messages_are_not_training_examples() -> None:
     assert {"opening", "repairs", "homelessness"} <= {c.context for c in cases}
     copies = near_duplicates(train, [Example(c.text, c.kind) for c in cases])
     assert not copies, copies[:5]
+
+
+def test_blind_sets_have_no_near_copies_in_any_training_data() -> None:
+    """No training message (intents or the safeguarding corpus) is a near-copy of a blind item.
+
+    The failure names a count only: the blind messages are never printed.
+    """
+    import yaml
+
+    from actions.risk_model import load_corpus
+    from tools.eval_blind import BLIND
+
+    corpus_texts, _ = load_corpus(NLU_DATA.parent / "safeguarding" / "corpus.yml")
+    train = load_examples(sorted(NLU_DATA.rglob("*.yml"))) + [Example(t, "corpus") for t in corpus_texts]
+    blind = [
+        Example(str(case["text"]), path.stem)
+        for path in sorted(BLIND.glob("*/*.yml"))
+        for case in yaml.safe_load(path.read_text(encoding="utf-8"))["cases"]
+    ]
+    assert blind, "no blind set found"
+    copies = near_duplicates(train, blind)
+    assert not copies, f"{len(copies)} training messages are near-copies of blind items"
