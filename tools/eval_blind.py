@@ -50,12 +50,24 @@ OPTIONS = ROOT / "service_scripts" / "_common" / "service_options.yaml"
 NOW = "2026-11-21T23:30:00"
 """A Saturday night: every out-of-hours service is running."""
 
-FLOORS = {"risk_recall": 0.0, "hazard_recall": 0.0, "false_alarm_max": 1.0, "diagnosis_accuracy": 0.0}
+FLOORS = {
+    "risk_recall": 0.9,
+    "hazard_recall": 0.85,
+    "false_alarm_max": 0.3,
+    "diagnosis_accuracy": 0.83,
+    "below_baseline_max": 0.02,
+}
 """CI fails below these on the newest blind set. The targets (issue 10) are recall 1.0 for every
 kind, false alarms at most 0.05 and diagnosis 0.95 above the baseline; the floors are what the
 agent reaches today, raised as it improves, so a change that makes it worse fails."""
 
-TARGETS = {"risk_recall": 1.0, "hazard_recall": 1.0, "false_alarm_max": 0.05, "diagnosis_accuracy": 0.95}
+TARGETS = {
+    "risk_recall": 1.0,
+    "hazard_recall": 1.0,
+    "false_alarm_max": 0.05,
+    "diagnosis_accuracy": 0.95,
+    "below_baseline_max": 0.0,
+}
 
 WANTS = {
     "address": ("address", None),
@@ -287,6 +299,8 @@ def failures(results: dict[str, Any]) -> list[str]:
         found.append(f"false alarms {safe['false_alarm']:.1%} > {FLOORS['false_alarm_max']:.1%}")
     if diag["accuracy"] < FLOORS["diagnosis_accuracy"]:
         found.append(f"diagnosis {diag['accuracy']:.1%} < {FLOORS['diagnosis_accuracy']:.1%}")
+    if diag["baseline_accuracy"] - diag["accuracy"] > FLOORS["below_baseline_max"]:
+        found.append(f"diagnosis {diag['accuracy']:.1%} too far below the baseline's {diag['baseline_accuracy']:.1%}")
     return found
 
 

@@ -83,3 +83,42 @@ def test_a_resident_who_cannot_answer_still_gets_action(
     assert run.prompt(state) is None, "the script finishes"
     assert any(flag.startswith("could_not_answer:") for flag in state["flags"])
     assert run.decide(state).outcome in {"referred", "daytime"}
+
+
+def test_the_opening_message_answers_what_it_already_says(registry: Registry) -> None:
+    """A repair described in the first message is not asked again: the next question is where."""
+    run = script(registry, "enfield", "housing_repairs")
+    state = run.prefill(run.new_state(), "the toilet is blocked and overflowing onto the bathroom floor")
+    assert state["answers"]["q_problem"] == "drainage"
+    assert "overflowing" in state["answers"]["details"]
+    assert "address" in (run.prompt(state) or "")
+
+
+def test_an_opening_that_names_two_problems_is_asked_which(registry: Registry) -> None:
+    """Only what the words settle without doubt is filled: two named problems are still asked."""
+    run = script(registry, "enfield", "housing_repairs")
+    state = run.prefill(run.new_state(), "no heating and the toilet is blocked")
+    assert "q_problem" not in state["answers"]
+    assert (run.prompt(state) or "").startswith("What is the repair problem")
+
+
+def test_a_short_opening_is_not_taken_as_the_description(registry: Registry) -> None:
+    """A one-word opening says which option, not what is happening: the description is still asked."""
+    run = script(registry, "enfield", "noise")
+    state = run.prefill(run.new_state(), "noise")
+    assert "details" not in state["answers"]
+
+
+def test_a_possible_risk_asks_one_direct_question_first(registry: Registry) -> None:
+    """A pending risk check is the prompt, and channels are told to expect yes or no."""
+    run = script(registry, "enfield", "noise")
+    state = {**run.new_state(), "risk_check": {"kind": "suicide", "question": "Is someone in danger?", "else": None}}
+    assert run.prompt(state) == "Is someone in danger?"
+    assert run.expects(state) == {"type": "yes_no", "slot": "risk_check"}
+
+
+def test_a_place_named_beside_the_problem_does_not_decide_it(registry: Registry) -> None:
+    """Water pouring through a ceiling names a leak and a place: it is not a structural repair."""
+    run = script(registry, "enfield", "housing_repairs")
+    state = run.prefill(run.new_state(), "water is pouring through my kitchen ceiling")
+    assert state["answers"].get("q_problem") != "structure"

@@ -85,3 +85,14 @@ def test_names_and_cannot_answer() -> None:
     assert is_dont_know("I'm not sure to be honest") and is_dont_know("dunno")
     assert not is_dont_know("twelve cedar road")
     assert not has_words("🔥🔥 !!") and has_words("моя квартира")
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("my mum lives with us, she's 81", True), ("we have a newborn", True), ("flat 72", None), ("no", False)],
+)
+def test_a_description_answers_the_vulnerability_question(text: str, value: bool | None) -> None:
+    """To "is anyone elderly, disabled, very young...", an age or a condition means yes."""
+    question = Question(slot="q_vulnerable", ask="Is anyone in the home elderly?", type="yes_no")
+    result = validate_yes_no(question, text, None)
+    assert (result.value if result.ok else None) == value

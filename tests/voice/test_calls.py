@@ -73,12 +73,21 @@ def test_web_caller_reports_an_emergency_leak_by_voice(
     async def script(caller: Caller) -> dict[str, Any]:
         greeting = await caller.answer("there is water coming through my ceiling")
         assert "Enfield" in greeting and "recorded" in greeting
-        assert "repair problem" in await caller.answer("a leak")
-        assert "address" in await caller.answer("ten percy grove")
+        # What the caller said first is not asked again; safety advice about water near electrics
+        # may come first, and the repair kind is asked only when the words heard did not settle it.
+        prompt = await caller.prompt()
+        if "address" not in prompt and "repair problem" not in prompt:
+            prompt = await caller.prompt()
+        if "repair problem" in prompt:
+            await asyncio.sleep(0.8)
+            await caller.say("a leak")
+            prompt = await caller.prompt()
+        assert "address" in prompt, prompt
+        await asyncio.sleep(0.8)
+        await caller.say("ten percy grove")
         assert "10 Percy Grove, N11 2JE" in await caller.answer("yes")
         for _ in range(2):
             await caller.answer("yes")
-        assert "describe" in (await caller.answer("it is coming through the light fitting")).lower()
         assert "name" in (await caller.answer("amina")).lower()
         assert "number" in (await caller.prompt()).lower()
         for digit in "07700900123#":

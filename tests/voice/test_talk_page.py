@@ -64,7 +64,9 @@ def test_a_resident_talks_to_the_agent_from_the_web_page(gateway: VoiceGateway, 
             greeting = "Assistant: Thank you for calling London Borough of Enfield"
             expect(captions).to_contain_text(greeting, timeout=30_000)
             expect(captions.locator("p.caller", has_text="toilet").first).to_be_visible(timeout=40_000)
-            expect(captions.locator("p.agent", has_text="What is the repair problem?")).to_be_visible(timeout=20_000)
+            expect(captions.locator("p.agent", has_text="What is the address of the property?")).to_be_visible(
+                timeout=20_000
+            )
             # Noise the recogniser made nothing of is not shown as an empty line of the caller's.
             assert all(text.strip() != "You:" for text in captions.locator("p.caller").all_inner_texts())
             page.get_by_role("button", name="End call").click()
