@@ -17,9 +17,10 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.agent.complete import ActionCompleteScript
-from actions.agent.form import ValidateScriptForm
+from actions.agent.form import ValidateScriptForm, run_for
 from actions.agent.options import ActionSelectServiceOption
 from actions.runtime import Runtime, build_runtime, set_runtime
+from actions.safeguarding import risk_entities
 from actions.settings import Settings
 
 pytestmark = pytest.mark.anyio
@@ -115,3 +116,53 @@ async def test_form_applies_an_answer_and_completion_gives_a_reference(runtime: 
     assert transfer["custom"]["transfer"]["number"].replace(" ", "").lstrip("+").isdigit()
     stored = runtime.store.get(slots["reference"])
     assert stored is not None and stored.answers["q_problem"] == "heating"
+
+
+def scored(name: str, scores: dict[str, float], **changes: Any) -> Tracker:
+    """A saved tracker whose latest message carries the NLU screen's risk scores."""
+    tracker = load(name, **changes)
+    data = copy.deepcopy(tracker.current_state())
+    data["latest_message"]["entities"] = risk_entities(scores, 0.05, "SafeguardingScreen")
+    return Tracker.from_dict(data)
+
+
+async def test_a_possible_risk_mid_script_gets_numbers_then_one_question_and_no_goes_back(runtime: Runtime) -> None:
+    """Between the thresholds: the help numbers, the direct question, and "no" returns to the repair."""
+    dispatcher = CollectingDispatcher()
+    state = slot_events(await ActionSelectServiceOption().run(dispatcher, load("repair_reported_enfield"), DOMAIN))[
+        "script_state"
+    ]
+    asked_before = run_for(state).prompt(state)  # type: ignore[union-attr]
+    form, said = ValidateScriptForm(), "i feel so low i could just disappear"
+    dispatcher = CollectingDispatcher()
+    tracker = scored("repair_reported_enfield", {"suicide": 0.8}, script_state=state, text=said)
+    state = form.validate_script_answer(said, dispatcher, tracker, DOMAIN)["script_state"]
+    assert "116 123" in dispatcher.messages[0]["text"]
+    assert run_for(state).prompt(state) == runtime.registry.safeguarding.by_name["suicide"].question  # type: ignore[union-attr]
+    tracker = load("repair_reported_enfield", script_state=state, text="no", intent="deny")
+    state = form.validate_script_answer("no", CollectingDispatcher(), tracker, DOMAIN)["script_state"]
+    assert not state.get("halt") and "risk_check" not in state
+    assert {"possible_risk:suicide", "risk_ruled_out:suicide"} <= set(state["flags"])
+    assert run_for(state).prompt(state) == asked_before  # type: ignore[union-attr]
+
+
+async def test_anything_but_no_to_the_direct_question_is_taken_as_yes(runtime: Runtime) -> None:
+    """A "not sure" after the direct question switches to the risk's own escalation."""
+    dispatcher = CollectingDispatcher()
+    state = slot_events(await ActionSelectServiceOption().run(dispatcher, load("repair_reported_enfield"), DOMAIN))[
+        "script_state"
+    ]
+    state = {**state, "risk_check": {"kind": "suicide", "question": "Is someone in danger?", "else": None}}
+    tracker = load("repair_reported_enfield", script_state=state, text="not sure", intent="dont_know")
+    halt = ValidateScriptForm().validate_script_answer("not sure", dispatcher, tracker, DOMAIN)["script_state"]["halt"]
+    assert halt == {"switch_to": "suicide_risk", "safeguarding": "suicide"}
+
+
+async def test_a_possible_risk_at_the_opening_asks_before_the_script(runtime: Runtime) -> None:
+    """At the first message the numbers come first and the script's first prompt is the question."""
+    dispatcher = CollectingDispatcher()
+    tracker = scored("repair_reported_enfield", {"domestic_abuse": 0.7}, text="he gets really scary when he drinks")
+    state = slot_events(await ActionSelectServiceOption().run(dispatcher, tracker, DOMAIN))["script_state"]
+    assert "0808 2000 247" in dispatcher.messages[0]["text"]
+    assert state["risk_check"]["kind"] == "domestic_abuse"
+    assert run_for(state).prompt(state) == runtime.registry.safeguarding.by_name["domestic_abuse"].question  # type: ignore[union-attr]
