@@ -4,7 +4,7 @@ Apart so that editing a phrase or a threshold does not retrain the agent's NLU m
 one of its inputs; the rules are not).
 
 One logistic regression per kind (risks and hazards) over word 1-2-grams, character 2-5-grams and
-the pretrained sentence vector, trained on ``safeguarding/corpus.yml`` (first and third person,
+the pretrained sentence vector, trained on ``safeguarding/corpus*.yml`` (first and third person,
 slang, typos, risks buried in other requests, hard look-alikes) plus ordinary requests from the
 NLU data. No Rasa here: ``bot.components.SafeguardingScreen`` trains and runs it inside the NLU
 pipeline, and ``tools/tune_safeguarding.py`` cross-validates it.
@@ -118,11 +118,13 @@ class RiskModel:
 
 
 def load_corpus(path: Path) -> tuple[list[str], list[list[str]]]:
-    """Texts and their kinds from ``safeguarding/corpus.yml`` (``kinds: []`` is a look-alike)."""
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    """Texts and their kinds from a corpus file, or every ``*.yml`` in a folder (``kinds: []`` is a look-alike)."""
+    files = sorted(path.glob("*.yml")) if path.is_dir() else [path]
     texts: list[str] = []
     labels: list[list[str]] = []
-    for item in raw.get("examples") or []:
-        texts.append(str(item["text"]))
-        labels.append([str(kind) for kind in item.get("kinds") or []])
+    for file in files:
+        raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        for item in raw.get("examples") or []:
+            texts.append(str(item["text"]))
+            labels.append([str(kind) for kind in item.get("kinds") or []])
     return texts, labels

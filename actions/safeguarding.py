@@ -7,7 +7,7 @@ to any question, any script, any organisation):
 - **Rules**: each kind in ``service_scripts/_common/safeguarding.yaml`` lists explicit phrases
   (regular expressions). A phrase match is *certain*.
 - **Model** (:class:`actions.risk_model.RiskModel`): one logistic regression per kind over character and word n-grams
-  and the pretrained sentence vector, trained on ``safeguarding/corpus.yml`` plus ordinary requests.
+  and the pretrained sentence vector, trained on ``safeguarding/corpus*.yml`` plus ordinary requests.
   Above the kind's ``certain`` threshold the risk is certain; above ``possible`` it is possible:
   the resident gets the help numbers and one direct question before anything else. Thresholds are
   chosen by cross-validation on the training data (``tools/tune_safeguarding.py``): ``possible``

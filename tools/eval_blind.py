@@ -51,9 +51,9 @@ NOW = "2026-11-21T23:30:00"
 """A Saturday night: every out-of-hours service is running."""
 
 FLOORS = {
-    "risk_recall": 0.9,
-    "hazard_recall": 0.85,
-    "false_alarm_max": 0.3,
+    "risk_recall": 0.85,
+    "hazard_recall": 0.75,
+    "false_alarm_max": 0.2,
     "diagnosis_accuracy": 0.83,
     "below_baseline_max": 0.02,
 }
@@ -279,11 +279,11 @@ def _rate(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
 
 
-def newest_set() -> Path:
-    """The newest blind set folder (by its date name)."""
-    folders = sorted(p for p in BLIND.iterdir() if p.is_dir())
+def newest_set(kind: str = "safeguarding") -> Path:
+    """The newest blind set folder (by its date name) holding ``<kind>.yml``."""
+    folders = sorted(p for p in BLIND.iterdir() if (p / f"{kind}.yml").exists())
     if not folders:
-        raise SystemExit("no blind set under eval/blind/")
+        raise SystemExit(f"no blind {kind} set under eval/blind/")
     return folders[-1]
 
 
@@ -351,12 +351,13 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 below the floors")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
-    folder = args.set or newest_set()
-    safe_cases = yaml.safe_load((folder / "safeguarding.yml").read_text(encoding="utf-8"))["cases"]
-    diag_cases = yaml.safe_load((folder / "diagnosis.yml").read_text(encoding="utf-8"))["cases"]
+    safe_folder = args.set or newest_set("safeguarding")
+    diag_folder = args.set or newest_set("diagnosis")
+    safe_cases = yaml.safe_load((safe_folder / "safeguarding.yml").read_text(encoding="utf-8"))["cases"]
+    diag_cases = yaml.safe_load((diag_folder / "diagnosis.yml").read_text(encoding="utf-8"))["cases"]
     with running_stack_once() as stack:
         results = {
-            "set": folder.name,
+            "set": safe_folder.name if safe_folder == diag_folder else f"{safe_folder.name} + {diag_folder.name}",
             "date": date.today().isoformat(),
             "machine": f"{platform.machine()}, {_cpus()} cores, Python {platform.python_version()}",
             "safeguarding": run_safeguarding(stack, safe_cases),

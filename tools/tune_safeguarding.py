@@ -2,7 +2,7 @@
 
 Why: the thresholds decide who gets the help numbers. They must be chosen for recall, and never on
 a set that is also reported (the blind sets under ``eval/blind/`` are not read here). Five folds
-over ``safeguarding/corpus.yml`` plus the ordinary requests the NLU screen also trains on: for each
+over ``safeguarding/corpus*.yml`` plus the ordinary requests the NLU screen also trains on: for each
 kind, the ``possible`` threshold is the one that lets through ``--false-alarm`` of the corpus's
 look-alikes out of fold, and ``certain`` the one letting through ``--certain-false-alarm`` of them.
 Prints both with the out-of-fold recall, alone and with the phrase rules, to copy into
@@ -55,7 +55,7 @@ def main() -> int:
     args = parser.parse_args()
     rules = Safeguarding.from_file(ROOT / "service_scripts" / "_common" / "safeguarding.yaml")
     kinds = [kind.name for kind in rules.kinds]
-    texts, labels = load_corpus(ROOT / "safeguarding" / "corpus.yml")
+    texts, labels = load_corpus(ROOT / "safeguarding")
     lookalike = [True] * len(texts)
     for example in load_examples(sorted((ROOT / "nlu_data").rglob("*.yml"))):
         if example.label in SAFE_NEGATIVE_INTENTS:

@@ -22,10 +22,12 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def blind(stack: Stack) -> dict[str, Any]:
     """The newest blind set scored through the running agent."""
-    folder = newest_set()
-    safeguarding = yaml.safe_load((folder / "safeguarding.yml").read_text(encoding="utf-8"))["cases"]
-    diagnosis = yaml.safe_load((folder / "diagnosis.yml").read_text(encoding="utf-8"))["cases"]
-    return {"safeguarding": run_safeguarding(stack, safeguarding), "diagnosis": run_diagnosis(stack, diagnosis)}
+    safeguarding = yaml.safe_load((newest_set("safeguarding") / "safeguarding.yml").read_text(encoding="utf-8"))
+    diagnosis = yaml.safe_load((newest_set("diagnosis") / "diagnosis.yml").read_text(encoding="utf-8"))
+    return {
+        "safeguarding": run_safeguarding(stack, safeguarding["cases"]),
+        "diagnosis": run_diagnosis(stack, diagnosis["cases"]),
+    }
 
 
 def test_risks_to_a_person_are_caught(blind: dict[str, Any]) -> None:

@@ -48,7 +48,7 @@ def test_blind_sets_have_no_near_copies_in_any_training_data() -> None:
     from actions.risk_model import load_corpus
     from tools.eval_blind import BLIND
 
-    corpus_texts, _ = load_corpus(NLU_DATA.parent / "safeguarding" / "corpus.yml")
+    corpus_texts, _ = load_corpus(NLU_DATA.parent / "safeguarding")
     train = load_examples(sorted(NLU_DATA.rglob("*.yml"))) + [Example(t, "corpus") for t in corpus_texts]
     blind = [
         Example(str(case["text"]), path.stem)
