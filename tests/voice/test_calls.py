@@ -89,7 +89,16 @@ def test_web_caller_reports_an_emergency_leak_by_voice(
         for _ in range(2):
             await caller.answer("yes")
         assert "name" in (await caller.answer("amina")).lower()
-        assert "number" in (await caller.prompt()).lower()
+        prompt = await caller.prompt()
+        if "danger right now" in prompt:
+            # The recogniser can mishear a name as something alarming ("bomb in the" was heard on one
+            # machine): the caller then gets 999 and one direct question, and a clear "no" returns to
+            # the script at the question that was interrupted.
+            await asyncio.sleep(0.8)
+            await caller.say("no")
+            assert "name" in (await caller.answer("amina")).lower()
+            prompt = await caller.prompt()
+        assert "number" in prompt.lower(), prompt
         for digit in "07700900123#":
             await caller.press(digit)
         await caller.wait_for_agent("anything else")
