@@ -19,17 +19,17 @@ $(STAMP): requirements.lock pyproject.toml tools/bootstrap.sh
 
 run: $(STAMP) $(ENCODER)
 	bash tools/ensure-system-packages.sh
-	$(PY) -m actions.cli run
+	$(PY) -m ooh.cli run
 
 test: $(STAMP) $(ENCODER)
 	bash tools/ensure-system-packages.sh --tests
 	$(PY) -m pytest
 
 check: $(STAMP)
-	$(PY) -m actions.cli check
+	$(PY) -m ooh.cli check
 
 train: $(STAMP) $(ENCODER)
-	$(PY) -m actions.cli train
+	$(PY) -m ooh.cli train
 
 bench: $(STAMP) $(ENCODER)
 	$(PY) tools/bench_chat.py --think-seconds 0 3
@@ -42,16 +42,16 @@ bench-voice: $(STAMP) $(ENCODER)
 # Blind sets through the running agent first (safeguarding, hazards, diagnosis: counts only), then
 # NLU figures on the team's held-out sets; ARGS=--compare scores every pipeline in eval/pipelines/.
 eval: $(STAMP) $(ENCODER)
-	$(PY) tools/eval_blind.py
-	$(PY) tools/eval_nlu.py $(ARGS)
+	$(PY) -m harness.eval_blind
+	$(PY) -m harness.eval_nlu $(ARGS)
 
 # Safeguarding model thresholds by cross-validation on its training data (never on a reported set).
 tune-safeguarding: $(STAMP) $(ENCODER)
 	$(PY) tools/tune_safeguarding.py $(ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check actions bot tests tools voice_gateway
-	$(VENV)/bin/mypy actions bot tools voice_gateway
+	$(VENV)/bin/ruff check ooh actions bot harness tests tools voice_gateway
+	$(VENV)/bin/mypy ooh actions bot harness tools voice_gateway
 
 clean:
 	rm -rf $(VENV) models var

@@ -211,10 +211,10 @@ RISK_MODEL_FILE = "risk_model.pkl"
 class SafeguardingScreen(GraphComponent):  # type: ignore[misc]
     """Screens every message for risks to a person and hazards, apart from intent classification.
 
-    Runs the core detector (``actions/safeguarding.py``: phrase rules and a multi-label model over
+    Runs the core detector (``ooh/safeguarding.py``: phrase rules and a multi-label model over
     n-grams and the sentence vector, per clause). Its scores reach the actions as ``risk``
     entities (value: the kind, ``confidence_entity``: the score), the typed contract both sides
-    read with :func:`actions.safeguarding.scores_from_entities`. When a risk or hazard is found in
+    read with :func:`ooh.safeguarding.scores_from_entities`. When a risk or hazard is found in
     a message whose intent is conversational ("stop", "yes", an address...), the intent becomes
     ``safeguarding`` so that a rule hands it to the option selection, which puts safety first;
     the classifier's own ranking is kept for choosing the Service Option.
@@ -259,7 +259,7 @@ class SafeguardingScreen(GraphComponent):  # type: ignore[misc]
 
     def rules(self) -> Any:
         """The kinds, their phrases and thresholds (read once per process)."""
-        from actions.safeguarding import Safeguarding
+        from ooh.safeguarding import Safeguarding
 
         if self._rules is None:
             self._rules = Safeguarding.from_file(self._path("rules"))
@@ -269,7 +269,7 @@ class SafeguardingScreen(GraphComponent):  # type: ignore[misc]
         """Fit the multi-label model on the corpus plus ordinary requests from the NLU data."""
         import pickle
 
-        from actions.risk_model import SAFE_NEGATIVE_INTENTS, RiskModel, load_corpus
+        from ooh.risk_model import SAFE_NEGATIVE_INTENTS, RiskModel, load_corpus
 
         texts, labels = load_corpus(self._path("corpus"))
         for example in training_data.intent_examples:
@@ -303,7 +303,7 @@ class SafeguardingScreen(GraphComponent):  # type: ignore[misc]
 
     def process(self, messages: list[Message]) -> list[Message]:
         """Score each message; add ``risk`` entities; route conversational intents to safety."""
-        from actions.safeguarding import SAFEGUARDING_INTENT, risk_entities
+        from ooh.safeguarding import SAFEGUARDING_INTENT, risk_entities
 
         rules = self.rules()
         for message in messages:

@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from actions.orgs.loader import Registry, load_registry
-from tests.support.samples import SCRIPTS, houses
-from tests.support.stack import Stack, running_stack
+from harness.samples import SCRIPTS, houses
+from harness.stack import Stack, running_stack
+from ooh.orgs.loader import Registry, load_registry
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from actions.orgs.errors import ConfigError
-from actions.safeguarding import CERTAIN, POSSIBLE, Safeguarding, risk_entities, scores_from_entities
+from ooh.orgs.errors import ConfigError
+from ooh.safeguarding import CERTAIN, POSSIBLE, Safeguarding, risk_entities, scores_from_entities
 
 RULES = Path(__file__).resolve().parents[1] / "service_scripts" / "_common" / "safeguarding.yaml"
 

@@ -24,12 +24,9 @@ import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from tests.support.samples import houses  # noqa: E402
-from tests.support.stack import Stack, running_stack  # noqa: E402
+from harness.samples import houses
+from harness.stack import Stack, running_stack
 
 NOW = "2026-11-21T23:30:00"
 

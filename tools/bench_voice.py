@@ -25,20 +25,18 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from actions.orgs.loader import load_registry  # noqa: E402
-from actions.settings import get_settings  # noqa: E402
-from tests.support.callers import WebCaller, hiss  # noqa: E402
-from tests.support.samples import houses  # noqa: E402
-from tests.support.speech import synthesise  # noqa: E402
-from tests.support.stack import running_gateway, running_stack  # noqa: E402
-from voice_gateway.stt import make_recognizer  # noqa: E402
-from voice_gateway.stt.base import SpeechRecognizer, Vocabulary  # noqa: E402
-from voice_gateway.stt.lm import words_of  # noqa: E402
-from voice_gateway.stt.metrics import word_error_rate  # noqa: E402
-from voice_gateway.stt.pocketsphinx_engine import PocketSphinxRecognizer  # noqa: E402
-from voice_gateway.vocabulary import YES_NO_VOCABULARY, address_vocabulary, open_vocabulary, spoken_postcode  # noqa: E402
+from harness.callers import WebCaller, hiss
+from harness.samples import houses
+from harness.speech import synthesise
+from harness.stack import running_gateway, running_stack
+from ooh.orgs.loader import load_registry
+from ooh.settings import get_settings
+from voice_gateway.stt import make_recognizer
+from voice_gateway.stt.base import SpeechRecognizer, Vocabulary
+from voice_gateway.stt.lm import words_of
+from voice_gateway.stt.metrics import word_error_rate
+from voice_gateway.stt.pocketsphinx_engine import PocketSphinxRecognizer
+from voice_gateway.vocabulary import YES_NO_VOCABULARY, address_vocabulary, open_vocabulary, spoken_postcode
 
 REPAIRS = [
     "my boiler has broken down",

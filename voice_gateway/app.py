@@ -15,9 +15,9 @@ from pathlib import Path
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse
 
-from actions.orgs.loader import load_registry
-from actions.records.store import RecordStore
-from actions.settings import Settings, get_settings
+from ooh.orgs.loader import load_registry
+from ooh.records.store import RecordStore
+from ooh.settings import Settings, get_settings
 from voice_gateway import audiosocket, twilio, web
 from voice_gateway.agent import AgentClient
 from voice_gateway.call import VoiceOptions, VoiceServices

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from actions.orgs.loader import Organisation
+from ooh.orgs.loader import Organisation
 from voice_gateway.agent import AgentClient, AgentTurn
 from voice_gateway.audio import FRAME_MS, EndOfUtterance, frames, write_wav
 from voice_gateway.numbers import for_agent

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.requests import HTTPConnection
 
-from actions.records.store import RecordStore
-from actions.settings import Settings
+from ooh.records.store import RecordStore
+from ooh.settings import Settings
 from voice_gateway.call import Call, CallLog, CallSink, VoiceServices
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from actions.orgs.loader import Organisation, Registry
-from actions.orgs.models import Profile
+from ooh.orgs.loader import Organisation, Registry
+from ooh.orgs.models import Profile
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from actions.orgs.loader import Organisation
-from actions.settings import PROJECT_ROOT
+from ooh.orgs.loader import Organisation
+from ooh.settings import PROJECT_ROOT
 from voice_gateway.stt.base import Vocabulary
 
 NLU_DATA = PROJECT_ROOT / "nlu_data"

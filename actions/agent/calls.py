@@ -19,10 +19,10 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.orgs.loader import Organisation
-from actions.records.store import ServiceRequestView
-from actions.referrals.email import refer
-from actions.runtime import Runtime
+from ooh.orgs.loader import Organisation
+from ooh.records.store import ServiceRequestView
+from ooh.referrals.email import refer
+from ooh.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.agent.calls import finish_call, result_slots, say_result
 from actions.agent.form import run_for
 from actions.agent.options import start_option
-from actions.runtime import get_runtime
-from actions.scripts.engine import Decision, ScriptRun, State
+from ooh.runtime import get_runtime
+from ooh.scripts.engine import Decision, ScriptRun, State
 
 SAFETY_FLAGS = frozenset({"safeguarding", "possible_risk", "risk_ruled_out", "hazard"})
 """Flags that follow the resident into the next script when one script hands over to another."""

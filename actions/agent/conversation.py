@@ -10,8 +10,8 @@ from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.agent.calls import current_po, hand_to_person, organisation_or_explain
-from actions.records.store import ServiceRequestView
-from actions.runtime import get_runtime
+from ooh.records.store import ServiceRequestView
+from ooh.runtime import get_runtime
 
 _REFERENCE = re.compile(r"\b([A-Za-z]{2,4})[\s-]*(\d{8})[\s-]*(\d{4})\b")
 

@@ -17,10 +17,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.agent.safety import latest_intent, risk_check, risks, say_hazards, say_risks, screen
-from actions.runtime import get_runtime
-from actions.safeguarding import CERTAIN, Detection
-from actions.scripts.engine import ScriptRun, State
-from actions.scripts.validators import yes_or_no
+from ooh.runtime import get_runtime
+from ooh.safeguarding import CERTAIN, Detection
+from ooh.scripts.engine import ScriptRun, State
+from ooh.scripts.validators import yes_or_no
 
 Halt = dict[str, Any] | None
 """Why the script stops: ``switch_to`` another option, or an ``outcome`` (transferred, cancelled...)."""

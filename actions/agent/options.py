@@ -18,11 +18,11 @@ from actions.agent.calls import (
     say_result,
 )
 from actions.agent.safety import latest_intent, risk_check, risks, say_hazards, say_risks, screen
-from actions.orgs.loader import Organisation, Registry
-from actions.orgs.models import FaqEntry
-from actions.runtime import Runtime, get_runtime
-from actions.safeguarding import CERTAIN
-from actions.scripts.engine import ScriptRun
+from ooh.orgs.loader import Organisation, Registry
+from ooh.orgs.models import FaqEntry
+from ooh.runtime import Runtime, get_runtime
+from ooh.safeguarding import CERTAIN
+from ooh.scripts.engine import ScriptRun
 
 FORM = "script_form"
 

@@ -1,6 +1,6 @@
 """Safety first in every state: what the agent says and does when a message shows a risk or hazard.
 
-Detection itself is in :mod:`actions.safeguarding` (no Rasa); this module turns what was found
+Detection itself is in :mod:`ooh.safeguarding` (no Rasa); this module turns what was found
 into the conversation's next step, the same way whether the message opened the conversation or
 answered a question in the middle of a script:
 
@@ -18,7 +18,7 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.safeguarding import (
+from ooh.safeguarding import (
     CERTAIN,
     HAZARD,
     RISK,

@@ -3,7 +3,7 @@
 The action server builds its runtime on first use (never at import), and the first address
 match imports spaCy and builds each organisation's entity ruler. Unwarmed, the first resident to
 give an address waited about 4 seconds, and every conversation in flight waited with them.
-``make run`` and the test stack call this action once the server is up (``actions.cli.warm_up``).
+``make run`` and the test stack call this action once the server is up (``ooh.cli.warm_up``).
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.runtime import get_runtime
+from ooh.runtime import get_runtime
 
 
 class ActionWarmUp(Action):
     """Builds the runtime and every organisation's address matcher; says nothing."""
 
     def name(self) -> str:
-        """Called by name from ``actions.cli.warm_up``, never from a rule."""
+        """Called by name from ``ooh.cli.warm_up``, never from a rule."""
         return "action_warm_up"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:

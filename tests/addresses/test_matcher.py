@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from actions.addresses.matcher import AddressBook
-from actions.addresses.postcodes import PostcodeDirectory
-from actions.orgs.errors import ConfigError
+from ooh.addresses.matcher import AddressBook
+from ooh.addresses.postcodes import PostcodeDirectory
+from ooh.orgs.errors import ConfigError
 
 COMMON = Path(__file__).resolve().parents[2] / "service_scripts" / "_common"
 ROWS = """uprn,address,postcode,ward,borough,estate,tenure

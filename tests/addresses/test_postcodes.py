@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from actions.addresses.postcodes import PostcodeDirectory, find_postcode, normalise_postcode
-from actions.orgs.errors import ConfigError
+from ooh.addresses.postcodes import PostcodeDirectory, find_postcode, normalise_postcode
+from ooh.orgs.errors import ConfigError
 
 COMMON = Path(__file__).resolve().parents[2] / "service_scripts" / "_common"
 

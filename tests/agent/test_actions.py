@@ -19,9 +19,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.agent.complete import ActionCompleteScript
 from actions.agent.form import ValidateScriptForm, run_for
 from actions.agent.options import ActionSelectServiceOption
-from actions.runtime import Runtime, build_runtime, set_runtime
-from actions.safeguarding import risk_entities
-from actions.settings import Settings
+from ooh.runtime import Runtime, build_runtime, set_runtime
+from ooh.safeguarding import risk_entities
+from ooh.settings import Settings
 
 pytestmark = pytest.mark.anyio
 

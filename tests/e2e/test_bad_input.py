@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from harness.stack import Stack
 from tests.e2e.test_scripts import SAT_NIGHT, joined, sender
-from tests.support.stack import Stack
 
 pytestmark = pytest.mark.e2e
 

@@ -6,8 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.test_scripts import SAT_NIGHT, joined, sender
-from tests.support.stack import (
+from harness.stack import (
     Stack,
     endpoints_file,
     free_port,
@@ -17,6 +16,7 @@ from tests.support.stack import (
     start_redis,
     trained_model,
 )
+from tests.e2e.test_scripts import SAT_NIGHT, joined, sender
 
 pytestmark = pytest.mark.e2e
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from actions.records.store import RecordStore, ServiceRequestView
+from harness.stack import Stack
+from ooh.records.store import RecordStore, ServiceRequestView
 from tests.e2e.test_scripts import SAT_NIGHT, joined, sender
-from tests.support.stack import Stack
 
 pytestmark = pytest.mark.e2e
 

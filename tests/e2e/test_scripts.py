@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from tests.support.stack import Stack
+from harness.stack import Stack
 
 pytestmark = pytest.mark.e2e
 

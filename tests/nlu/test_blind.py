@@ -1,7 +1,7 @@
 """CI's check on the newest blind set, through the running agent: figures only, never the messages.
 
 The blind sets (``eval/blind/<date>/``) were written by someone who had not read the training data.
-``tools/eval_blind.py`` scores them; here the same code runs against the session's stack, and CI
+``harness/eval_blind.py`` scores them; here the same code runs against the session's stack, and CI
 fails when a figure falls below its floor (``FLOORS`` there: what the agent reaches now, raised as
 it improves; the issue's targets are ``TARGETS``). Assertion messages carry rates, not texts.
 """
@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.stack import Stack
-from tools.eval_blind import FLOORS, newest_set, run_diagnosis, run_safeguarding
+from harness.eval_blind import FLOORS, newest_set, run_diagnosis, run_safeguarding
+from harness.stack import Stack
 
 pytestmark = pytest.mark.e2e
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tools.eval_nlu import (
+from harness.eval_nlu import (
     EVAL,
     NLU_DATA,
     Example,
@@ -45,8 +45,8 @@ def test_blind_sets_have_no_near_copies_in_any_training_data() -> None:
     """
     import yaml
 
-    from actions.risk_model import load_corpus
-    from tools.eval_blind import BLIND
+    from harness.eval_blind import BLIND
+    from ooh.risk_model import load_corpus
 
     corpus_texts, _ = load_corpus(NLU_DATA.parent / "safeguarding")
     train = load_examples(sorted(NLU_DATA.rglob("*.yml"))) + [Example(t, "corpus") for t in corpus_texts]

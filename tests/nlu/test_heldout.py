@@ -1,7 +1,7 @@
 """The quick version of ``make eval`` that CI runs: held-out figures from the running agent's model.
 
 The agent's own model (trained once per session) parses every held-out message over Rasa's HTTP
-API and must stay at or above the CI floors (tools/eval_nlu.py ``FLOORS``: at least the issue's
+API and must stay at or above the CI floors (harness/eval_nlu.py ``FLOORS``: at least the issue's
 targets, which are met, and above the TF-IDF baseline). Then every
 held-out safeguarding message typed in the middle of a repairs or homelessness conversation is sent
 to the running agent, which must switch to the safeguarding path.
@@ -14,11 +14,7 @@ from typing import Any
 
 import pytest
 
-from actions.records.store import RecordStore
-from actions.safeguarding import Safeguarding
-from tests.e2e.test_scripts import SAT_NIGHT, joined, sender
-from tests.support.stack import Stack, http_json
-from tools.eval_nlu import (
+from harness.eval_nlu import (
     EVAL,
     FLOORS,
     NLU_DATA,
@@ -34,6 +30,10 @@ from tools.eval_nlu import (
     option_ids,
     score,
 )
+from harness.stack import Stack, http_json
+from ooh.records.store import RecordStore
+from ooh.safeguarding import Safeguarding
+from tests.e2e.test_scripts import SAT_NIGHT, joined, sender
 
 pytestmark = pytest.mark.e2e
 

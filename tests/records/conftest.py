@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from actions.records.store import RecordStore
+from ooh.records.store import RecordStore
 
 LONDON = ZoneInfo("Europe/London")
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from actions.records.models import Base
-from actions.records.store import RecordStore, ServiceRequestView, normalise_reference
+from harness.requests import typical_request
+from ooh.records.models import Base
+from ooh.records.store import RecordStore, ServiceRequestView, normalise_reference
 from tests.records.conftest import LONDON, at
-from tests.support.requests import typical_request
 
 NOW = at("2026-11-22T21:15")
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from actions.records.store import RecordStore
+from ooh.records.store import RecordStore
 
 
 def free_port() -> int:

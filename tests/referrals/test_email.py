@@ -12,12 +12,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from actions.records.store import RecordStore, ServiceRequestView
-from actions.referrals.email import ReferralMailer, refer, subject_line
-from actions.referrals.rota import Rota
-from actions.settings import Settings
+from harness.requests import typical_request
+from ooh.records.store import RecordStore, ServiceRequestView
+from ooh.referrals.email import ReferralMailer, refer, subject_line
+from ooh.referrals.rota import Rota
+from ooh.settings import Settings
 from tests.referrals.conftest import ScriptedHandler, free_port
-from tests.support.requests import typical_request
 
 LONDON = ZoneInfo("Europe/London")
 NOW = datetime(2026, 11, 22, 21, 15, tzinfo=LONDON)

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from actions.orgs.errors import ConfigError
-from actions.referrals.rota import Rota, load_rota
-from actions.settings import PROJECT_ROOT
+from ooh.orgs.errors import ConfigError
+from ooh.referrals.rota import Rota, load_rota
+from ooh.settings import PROJECT_ROOT
 
 CONTACTS = {
     "officer_a": {

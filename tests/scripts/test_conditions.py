@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from actions.scripts.conditions import check_condition, holds, in_named_list
+from ooh.scripts.conditions import check_condition, holds, in_named_list
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from actions.orgs.loader import Registry
-from actions.scripts.engine import ScriptRun, State
+from ooh.orgs.loader import Registry
+from ooh.scripts.engine import ScriptRun, State
 
 
 def script(registry: Registry, po: str, option: str) -> ScriptRun:

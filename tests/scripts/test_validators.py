@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from actions.orgs.models import Question
-from actions.scripts.validators import (
+from ooh.orgs.models import Question
+from ooh.scripts.validators import (
     MAX_TEXT,
     has_words,
     is_dont_know,

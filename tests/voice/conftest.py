@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.stack import Stack, VoiceGateway, running_gateway
+from harness.stack import Stack, VoiceGateway, running_gateway
 
 #: Calls happen on a Saturday night, out of hours for every organisation.
 SAT_NIGHT = "2026-11-21T23:30:00"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.support.callers import hiss
-from tests.support.speech import synthesise
+from harness.callers import hiss
+from harness.speech import synthesise
 from voice_gateway.audio import EndOfUtterance, StreamResampler, frames, pcm_to_ulaw, resample, ulaw_to_pcm
 
 

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from actions.records.store import RecordStore
-from tests.support.callers import AudioSocketCaller, Caller, TwilioCaller, WebCaller, follow
-from tests.support.stack import Stack, VoiceGateway
+from harness.callers import AudioSocketCaller, Caller, TwilioCaller, WebCaller, follow
+from harness.stack import Stack, VoiceGateway
+from ooh.records.store import RecordStore
 
 pytestmark = [pytest.mark.e2e, pytest.mark.voice]
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from actions.orgs.loader import Registry
-from tests.support.callers import hiss
-from tests.support.speech import synthesise
+from harness.callers import hiss
+from harness.speech import synthesise
+from ooh.orgs.loader import Registry
 from voice_gateway.stt.base import SpeechRecognizer, Vocabulary
 from voice_gateway.stt.metrics import word_error_rate
 from voice_gateway.stt.pocketsphinx_engine import PocketSphinxRecognizer

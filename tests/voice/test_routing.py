@@ -7,7 +7,7 @@ import struct
 import uuid
 from pathlib import Path
 
-from actions.orgs.loader import Registry
+from ooh.orgs.loader import Registry
 from voice_gateway.audiosocket import dialled_from_uuid, frame
 from voice_gateway.routing import Router, current_announcement, normalise_number
 

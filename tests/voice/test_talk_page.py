@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.support.callers import hiss
-from tests.support.speech import synthesise
-from tests.support.stack import VoiceGateway
+from harness.callers import hiss
+from harness.speech import synthesise
+from harness.stack import VoiceGateway
 
 pytestmark = pytest.mark.voice
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actions.settings import PROJECT_ROOT, Settings
+from ooh.settings import PROJECT_ROOT, Settings
 from voice_gateway.stt.base import RecognitionStream, SpeechRecognizer, Vocabulary
 
 __all__ = ["RecognitionStream", "SpeechRecognizer", "Vocabulary", "make_recognizer"]

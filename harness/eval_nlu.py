@@ -31,10 +31,8 @@ from typing import Any
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from actions.cli import BOT, MODELS, NLU_CODE, NLU_DATA, PROJECT_ROOT, inputs_hash, rasa_train  # noqa: E402
-from actions.safeguarding import Safeguarding  # noqa: E402
+from ooh.cli import BOT, MODELS, NLU_CODE, NLU_DATA, PROJECT_ROOT, inputs_hash, rasa_train
+from ooh.safeguarding import Safeguarding
 
 EVAL = PROJECT_ROOT / "eval"
 RESULTS = EVAL / "results"
@@ -240,7 +238,7 @@ def nlu_model(config: Path) -> tuple[Path, float | None]:
     tests use), so its figures are the agent's and it is trained once, not twice.
     """
     if config == DEFAULT_CONFIG:
-        from actions.cli import model_path, train
+        from ooh.cli import model_path, train
 
         if model_path().exists():
             return model_path(), None
@@ -396,7 +394,7 @@ def markdown(results: list[Scores], heldout: list[Example], options: list[str], 
         "recall ≥ 90%, safeguarding recall 100%. "
         + ("All met." if not missed else "Not met: " + "; ".join(missed) + "."),
         "",
-        "CI floors (`tools/eval_nlu.py` `FLOORS`, enforced by `make test` and `make eval ARGS=--check`): "
+        "CI floors (`harness/eval_nlu.py` `FLOORS`, enforced by `make test` and `make eval ARGS=--check`): "
         + ", ".join(f"{k} ≥ {v}" for k, v in FLOORS.items())
         + ".",
     ]

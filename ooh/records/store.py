@@ -36,7 +36,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from actions.records.models import (
+from ooh.records.models import (
     REFERRAL_STATUSES,
     UPDATE_KINDS,
     Base,

@@ -25,9 +25,9 @@ from email.utils import format_datetime, make_msgid
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from actions.records.store import RecordStore, ServiceRequestView
-from actions.referrals.rota import Contact, OnCall, Rota
-from actions.settings import Settings
+from ooh.records.store import RecordStore, ServiceRequestView
+from ooh.referrals.rota import Contact, OnCall, Rota
+from ooh.settings import Settings
 
 logger = logging.getLogger(__name__)
 

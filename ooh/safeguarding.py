@@ -6,7 +6,7 @@ to any question, any script, any organisation):
 
 - **Rules**: each kind in ``service_scripts/_common/safeguarding.yaml`` lists explicit phrases
   (regular expressions). A phrase match is *certain*.
-- **Model** (:class:`actions.risk_model.RiskModel`): one logistic regression per kind over character and word n-grams
+- **Model** (:class:`ooh.risk_model.RiskModel`): one logistic regression per kind over character and word n-grams
   and the pretrained sentence vector, trained on ``safeguarding/corpus*.yml`` plus ordinary requests.
   Above the kind's ``certain`` threshold the risk is certain; above ``possible`` it is possible:
   the resident gets the help numbers and one direct question before anything else. Thresholds are
@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from actions.orgs.errors import ConfigError, format_problem
+from ooh.orgs.errors import ConfigError, format_problem
 
 CERTAIN = "certain"
 POSSIBLE = "possible"

@@ -24,8 +24,8 @@ import numpy as np
 import websockets.client
 import websockets.exceptions
 
-from tests.support.speech import synthesise
-from tests.support.stack import http_json
+from harness.speech import synthesise
+from harness.stack import http_json
 from voice_gateway.audio import frames, level_dbfs, pcm_to_ulaw, ulaw_to_pcm
 
 HISS = 20.0  # standard deviation of the line noise, in 16-bit sample units (about -64 dBFS)

@@ -4,7 +4,7 @@ Persistence lives here, apart from the Rasa actions, so the same store serves th
 the referral retry loop, staff tools and the tests. Nothing connects to a database at import time.
 """
 
-from actions.records.store import (
+from ooh.records.store import (
     RecordStore,
     RequestUpdateView,
     ServiceRequestView,

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Literal
 
 from rapidfuzz import fuzz
 
-from actions.addresses.postcodes import PostcodeDirectory, PostcodeInfo, find_postcode, normalise_postcode
-from actions.orgs.errors import ConfigError, format_problem
+from ooh.addresses.postcodes import PostcodeDirectory, PostcodeInfo, find_postcode, normalise_postcode
+from ooh.orgs.errors import ConfigError, format_problem
 
 if TYPE_CHECKING:
     from spacy.language import Language

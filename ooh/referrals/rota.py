@@ -51,8 +51,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import Field, ValidationError, root_validator, validator
 
-from actions.orgs.errors import ConfigError, format_problem
-from actions.orgs.models import DAYS, StrictModel, parse_hhmm
+from ooh.orgs.errors import ConfigError, format_problem
+from ooh.orgs.models import DAYS, StrictModel, parse_hhmm
 
 logger = logging.getLogger(__name__)
 

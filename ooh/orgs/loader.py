@@ -27,13 +27,13 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from actions.addresses.matcher import AddressBook
-from actions.addresses.postcodes import PostcodeDirectory
-from actions.orgs.errors import ConfigError, format_problem
-from actions.orgs.models import Contact, FaqEntry, OptionConfig, Profile, Question, ScriptDef
-from actions.referrals.rota import Rota, load_rota
-from actions.safeguarding import Safeguarding
-from actions.scripts.conditions import check_condition
+from ooh.addresses.matcher import AddressBook
+from ooh.addresses.postcodes import PostcodeDirectory
+from ooh.orgs.errors import ConfigError, format_problem
+from ooh.orgs.models import Contact, FaqEntry, OptionConfig, Profile, Question, ScriptDef
+from ooh.referrals.rota import Rota, load_rota
+from ooh.safeguarding import Safeguarding
+from ooh.scripts.conditions import check_condition
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
-from actions.orgs.models import Question
+from ooh.orgs.models import Question
 
 #: Longest free-text answer kept; longer text is cut and the record flagged, never rejected.
 MAX_TEXT = 2000

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from actions.orgs.errors import ConfigError, format_problem
+from ooh.orgs.errors import ConfigError, format_problem
 
 # Outward code (area letters, district digit, optional digit/letter) and inward code (digit, 2 letters).
 # Residents often drop the space or type "O" for zero in the inward part; both are accepted.

@@ -1,11 +1,11 @@
 """Referring requests to on-call staff: the rota (who, for what, when) and the referral email.
 
-Use :func:`actions.referrals.email.refer` to refer a request: it looks up the rota, sends with
+Use :func:`ooh.referrals.email.refer` to refer a request: it looks up the rota, sends with
 retries and escalation, and records every attempt, so there is one way to do it.
 """
 
-from actions.referrals.email import Attempt, DispatchResult, ReferralMailer, refer
-from actions.referrals.rota import Contact, OnCall, Rota, load_rota
+from ooh.referrals.email import Attempt, DispatchResult, ReferralMailer, refer
+from ooh.referrals.rota import Contact, OnCall, Rota, load_rota
 
 __all__ = [
     "Attempt",

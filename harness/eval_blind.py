@@ -16,8 +16,8 @@ and rates only, never the messages, so the sets stay unseen (``--errors`` is del
   regression baseline trained on the same ``nlu_data/`` in the same run (a prediction the
   organisation does not take counts as ``out_of_scope``).
 
-    .venv/bin/python tools/eval_blind.py            # newest set; writes eval/results/blind.{json,md}
-    .venv/bin/python tools/eval_blind.py --check    # exit 1 below the floors (CI)
+    .venv/bin/python -m harness.eval_blind            # newest set; writes eval/results/blind.{json,md}
+    .venv/bin/python -m harness.eval_blind --check    # exit 1 below the floors (CI)
 """
 
 from __future__ import annotations
@@ -36,11 +36,9 @@ from typing import Any
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from tests.support.samples import houses  # noqa: E402
-from tests.support.stack import Stack, http_json, running_stack  # noqa: E402
-from tools.eval_nlu import baseline_classifier, load_examples  # noqa: E402
+from harness.eval_nlu import baseline_classifier, load_examples
+from harness.samples import houses
+from harness.stack import Stack, http_json, running_stack
 
 ROOT = Path(__file__).resolve().parents[1]
 BLIND = ROOT / "eval" / "blind"

@@ -6,7 +6,7 @@ import csv
 import re
 from pathlib import Path
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "service_scripts"
+SCRIPTS = Path(__file__).resolve().parents[1] / "service_scripts"
 
 
 def houses(po: str, tenure: str | None = None) -> list[dict[str, str]]:

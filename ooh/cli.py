@@ -1,4 +1,4 @@
-"""Command line of the agent: ``python -m actions.cli check|train|run``.
+"""Command line of the agent: ``python -m ooh.cli check|train|run``.
 
 ``make run`` calls ``run``: validate the organisation data (refusing to start on an error), train the
 Rasa model only when its inputs changed (models are cached by a hash of their inputs), then start
@@ -18,12 +18,12 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from actions.orgs.errors import ConfigError
-from actions.orgs.loader import load_registry
-from actions.settings import PROJECT_ROOT, get_settings
+from ooh.orgs.errors import ConfigError
+from ooh.orgs.loader import load_registry
+from ooh.settings import PROJECT_ROOT, get_settings
 
 BOT = PROJECT_ROOT / "bot"
-NLU_CODE = [BOT / "components.py", BOT / "sentence_encoder.py", PROJECT_ROOT / "actions" / "risk_model.py"]
+NLU_CODE = [BOT / "components.py", BOT / "sentence_encoder.py", PROJECT_ROOT / "ooh" / "risk_model.py"]
 """The project's own pipeline code: a change to it changes every model that uses it."""
 NLU_DATA = PROJECT_ROOT / "nlu_data"
 SAFEGUARDING_CORPUS = PROJECT_ROOT / "safeguarding"

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from actions.orgs.loader import Registry, load_registry
-from actions.records.store import RecordStore
-from actions.referrals.email import ReferralMailer
-from actions.settings import Settings, get_settings
+from ooh.orgs.loader import Registry, load_registry
+from ooh.records.store import RecordStore
+from ooh.referrals.email import ReferralMailer
+from ooh.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from actions.records.store import RecordStore, ServiceRequestView
+from ooh.records.store import RecordStore, ServiceRequestView
 
 
 def typical_request(store: RecordStore, when: datetime, **overrides: Any) -> ServiceRequestView:

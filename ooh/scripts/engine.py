@@ -19,11 +19,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from actions.addresses.matcher import Address, AddressMatch
-from actions.orgs.loader import Organisation, Registry
-from actions.orgs.models import Contact, OptionConfig, Provider, Question, Rule, ScriptDef
-from actions.scripts.conditions import holds
-from actions.scripts.validators import (
+from ooh.addresses.matcher import Address, AddressMatch
+from ooh.orgs.loader import Organisation, Registry
+from ooh.orgs.models import Contact, OptionConfig, Provider, Question, Rule, ScriptDef
+from ooh.scripts.conditions import holds
+from ooh.scripts.validators import (
     VALIDATORS,
     choice_named,
     has_words,

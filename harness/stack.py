@@ -1,7 +1,7 @@
 """Start the real stack for end-to-end tests: action server, Rasa server, SMTP server, Redis.
 
 The model is trained once per session (and cached across sessions by a hash of its inputs, see
-``actions.cli.model_hash``). Servers run as real processes on free localhost ports so the tests
+``ooh.cli.model_hash``). Servers run as real processes on free localhost ports so the tests
 speak to them exactly as a web chat would.
 """
 
@@ -28,9 +28,9 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from actions.cli import rasa_server_command, warm_up
+from ooh.cli import rasa_server_command, warm_up
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
@@ -179,9 +179,9 @@ class Stack:
 
 def trained_model() -> Path:
     """Train (or reuse) the model for the current inputs, once."""
-    subprocess.run([str(BIN / "python"), "-m", "actions.cli", "train"], cwd=ROOT, check=True)
+    subprocess.run([str(BIN / "python"), "-m", "ooh.cli", "train"], cwd=ROOT, check=True)
     out = subprocess.run(
-        [str(BIN / "python"), "-m", "actions.cli", "model-path"], cwd=ROOT, check=True, capture_output=True, text=True
+        [str(BIN / "python"), "-m", "ooh.cli", "model-path"], cwd=ROOT, check=True, capture_output=True, text=True
     )
     return Path(out.stdout.strip())
 
