@@ -7,16 +7,20 @@ from typing import Any
 
 import aiohttp
 
+from ooh.contracts import ChannelHints, Expect, Finished, Transfer
+
 
 @dataclass
 class AgentTurn:
     """What the agent answered to one utterance."""
 
     texts: list[str] = field(default_factory=list)
-    #: The kind of answer the agent's last question expects (``{"type": "yes_no", ...}``).
-    expect: dict[str, Any] | None = None
-    #: Set when the agent hands the call to a person: ``{"number": ..., "reference": ...}``.
-    transfer: dict[str, Any] | None = None
+    #: The kind of answer the agent's last question expects.
+    expect: Expect | None = None
+    #: Set when the agent hands the call to a person.
+    transfer: Transfer | None = None
+    #: Set when the caller's request is settled (recorded, outcome said).
+    finished: Finished | None = None
 
 
 class AgentClient:
@@ -35,16 +39,9 @@ class AgentClient:
         async with self._session.post(self._url, json=payload) as response:
             response.raise_for_status()
             messages = await response.json()
-        turn = AgentTurn()
-        for message in messages or []:
-            if message.get("text"):
-                turn.texts.append(str(message["text"]))
-            custom = message.get("custom") or {}
-            if "expect" in custom:
-                turn.expect = custom["expect"]
-            if custom.get("transfer"):
-                turn.transfer = custom["transfer"]
-        return turn
+        hints = ChannelHints.read(list(messages or []))
+        texts = [str(message["text"]) for message in messages or [] if message.get("text")]
+        return AgentTurn(texts, hints.expect, hints.transfer, hints.finished)
 
     async def close(self) -> None:
         """Close the HTTP session."""

@@ -28,7 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from ooh.contracts import Expect, Transfer
 from ooh.orgs.loader import Organisation
+from ooh.scripts.validators import yes_or_no
 from voice_gateway.agent import AgentClient, AgentTurn
 from voice_gateway.audio import FRAME_MS, EndOfUtterance, frames, write_wav
 from voice_gateway.numbers import for_agent
@@ -39,10 +41,11 @@ from voice_gateway.vocabulary import Vocabulary, vocabulary_for
 
 logger = logging.getLogger(__name__)
 
-_REFERENCE = re.compile(r"\b[A-Z]{2,4}-\d{8}-\d{4}\b")
 #: Keys that answer a yes/no question.
 _KEY_YES_NO = {"1": "yes", "2": "no"}
 ANYTHING_ELSE = "Is there anything else I can help with?"
+_ALL_DONE = re.compile(r"^(that'?s|that is) (all|it|everything)\b")
+"""Answers to "anything else?" that mean no."""
 #: Audio kept from before speech was detected, so the first syllable is not cut off.
 PREROLL_MS = 300
 #: How far ahead of real time playback audio is sent (protocols buffer it).
@@ -275,7 +278,7 @@ class Call:
         except asyncio.TimeoutError:
             return ("tick", None)
 
-    async def listen(self, expect: dict[str, Any] | None) -> Heard:
+    async def listen(self, expect: Expect | None) -> Heard:
         """Hear one answer: speech (possibly over the prompt), keys, or silence after the prompt."""
         recognizer = self.services.recognizer
         vocabulary: Vocabulary | None = vocabulary_for(self.org, expect)
@@ -289,7 +292,7 @@ class Call:
         digits = ""
         last_key = 0.0
         quiet_since: float | None = None
-        kind_expected = (expect or {}).get("type")
+        kind_expected = expect.type if expect else None
         while True:
             kind, data = await self._next_input(0.1)
             now = time.monotonic()
@@ -353,13 +356,14 @@ class Call:
         started = time.monotonic()
         turn = await self.services.agent.send(self.call_id, text, self._metadata())
         self._timings["agent_ms"] = round((time.monotonic() - started) * 1000)
-        for reply in turn.texts:
-            self.log.references += [r for r in _REFERENCE.findall(reply) if r not in self.log.references]
+        reference = turn.finished.reference if turn.finished else None
+        if reference and reference not in self.log.references:
+            self.log.references.append(reference)
         return turn
 
-    def _as_text(self, heard: Heard, expect: dict[str, Any] | None) -> str:
+    def _as_text(self, heard: Heard, expect: Expect | None) -> str:
         """What to send the agent for an answer."""
-        kind = (expect or {}).get("type")
+        kind = expect.type if expect else None
         if heard.via == "dtmf":
             if kind == "yes_no":
                 return _KEY_YES_NO.get(heard.text[:1], heard.text)
@@ -381,7 +385,7 @@ class Call:
             "Thank you for calling the out-of-hours service. Calls may be recorded. "
             "Which council or housing association is your call about?"
         )
-        expect = {"type": "choice", "choices": self.services.router.choices()}
+        expect = Expect(type="choice", slot="organisation", choices=self.services.router.choices())
         for attempt in range(self.options.max_failures):
             await self.say(prompt if attempt == 0 else "Sorry, which council or housing association is it about?")
             heard = await self.listen(expect)
@@ -444,10 +448,10 @@ class Call:
             if turn.transfer:
                 await self._transfer(turn)
                 return
-            finished = turn.expect is None and bool(self.log.references) and not _opens_question(" ".join(turn.texts))
+            finished = turn.finished is not None and turn.expect is None
             if finished:
                 # A misheard word must not end the call: check before saying goodbye.
-                turn = AgentTurn(texts=[*turn.texts, ANYTHING_ELSE], expect={"type": "yes_no", "slot": "anything_else"})
+                turn = AgentTurn(texts=[*turn.texts, ANYTHING_ELSE], expect=Expect(type="yes_no", slot="anything_else"))
             await self.say(" ".join(turn.texts))
             heard = await self.listen(turn.expect)
             self.log.add("caller", heard.text, via=heard.via)
@@ -455,10 +459,10 @@ class Call:
                 await self.sink.event("caller", heard.text)
             if finished:
                 answer = self._as_text(heard, turn.expect).strip().lower()
-                if not answer or answer.split()[0] in ("no", "nope", "nah", "that's"):
+                if not answer or yes_or_no(answer) is False or _ALL_DONE.match(answer):
                     await self._goodbye()
                     return
-                if answer.split()[0] in ("yes", "yeah", "correct"):
+                if yes_or_no(answer):
                     turn = AgentTurn(texts=["Please tell me what's happened."])
                     continue
             if not heard.text.strip():
@@ -467,7 +471,7 @@ class Call:
                     await self.say_and_wait("I'm having trouble hearing you, so I'll put you through to a person.")
                     turn = await self._ask_agent("I want to speak to a person")
                     if not turn.transfer:
-                        turn.transfer = {"number": None}
+                        turn.transfer = Transfer()
                     continue
                 why = "Sorry, I didn't hear anything." if heard.via == "silence" else "Sorry, I didn't catch that."
                 keys = _keypad_hint(turn.expect)
@@ -479,7 +483,7 @@ class Call:
                 turn.texts = ["Is there anything else I can help with?"]
 
     async def _transfer(self, turn: AgentTurn) -> None:
-        number = (turn.transfer or {}).get("number")
+        number = turn.transfer.number if turn.transfer else None
         words = " ".join(turn.texts) or "I'm putting you through to a person now."
         await self.say_and_wait(words)
         self.log.add("transfer", str(number or ""))
@@ -489,24 +493,20 @@ class Call:
             await self.sink.hang_up()
 
     async def _goodbye(self) -> None:
-        reference = self.log.references[-1]
-        await self.say_and_wait(f"Your reference is {reference}. Thank you for calling. Goodbye.")
+        reference = self.log.references[-1] if self.log.references else ""
+        said = f"Your reference is {reference}. " if reference else ""
+        await self.say_and_wait(f"{said}Thank you for calling. Goodbye.")
         self.log.add("goodbye", reference)
         await self.sink.hang_up()
 
 
-def _opens_question(text: str) -> bool:
-    """Whether the agent's words end by asking something (then the caller gets to answer)."""
-    return text.rstrip().endswith("?")
-
-
-def _keypad_hint(expect: dict[str, Any] | None) -> str:
+def _keypad_hint(expect: Expect | None) -> str:
     """How to answer with the keypad instead."""
-    kind = (expect or {}).get("type")
+    kind = expect.type if expect else None
     if kind == "yes_no":
         return "You can also press 1 for yes or 2 for no."
     if kind == "choice":
-        labels = [str(c.get("label")) for c in (expect or {}).get("choices", [])]
+        labels = [choice.label for choice in expect.choices] if expect else []
         return " ".join(f"For {label}, press {i}." for i, label in enumerate(labels, 1))
     if kind == "phone":
         return "You can also type the number on your keypad, then press hash."

@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from ooh.contracts import Choice
 from ooh.orgs.loader import Organisation, Registry
 from ooh.orgs.models import Profile
 
@@ -70,10 +71,10 @@ class Router:
                 best = (score, org)
         return best[1] if best else None
 
-    def choices(self) -> list[dict[str, object]]:
+    def choices(self) -> list[Choice]:
         """Each organisation as a choice a caller can name ("Enfield Council", "enfield")."""
         return [
-            {"value": org.id, "label": org.profile.short_name, "says": [org.id.replace("_", " "), org.profile.name]}
+            Choice(value=org.id, label=org.profile.short_name, says=[org.id.replace("_", " "), org.profile.name])
             for org in sorted(self.registry.organisations.values(), key=lambda o: o.id)
         ]
 

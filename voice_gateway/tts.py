@@ -19,9 +19,9 @@ from abc import ABC, abstractmethod
 from collections import OrderedDict
 from pathlib import Path
 
+from ooh.records.references import respell_references
 from voice_gateway.audio import read_wav, resample
 
-_REFERENCE = re.compile(r"\b([A-Z]{2,4})-(\d{8})-(\d{4})\b")
 _POSTCODE = re.compile(r"\b([A-Z]{1,2}\d[A-Z\d]?) ?(\d[A-Z]{2})\b")
 _SENTENCE = re.compile(r"(?<=[.?!])\s+")
 SENTENCE_PAUSE_MS = 150
@@ -39,7 +39,7 @@ def spell(text: str) -> str:
 
 def speakable(text: str) -> str:
     """Rewrite a reply for the ear: references, postcodes and phone numbers spelt out slowly."""
-    text = _REFERENCE.sub(lambda m: f"{spell(m.group(1))}. {spell(m.group(2))}. {spell(m.group(3))}.", text)
+    text = respell_references(text, lambda prefix, day, number: f"{spell(prefix)}. {spell(day)}. {spell(number)}.")
     text = _POSTCODE.sub(lambda m: f"{spell(m.group(1))}. {spell(m.group(2))}", text)
     text = _PHONE.sub(lambda m: ". ".join(spell(part) for part in m.group(1).split()), text)
     return text

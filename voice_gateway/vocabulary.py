@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import yaml
 
+from ooh.contracts import Choice, Expect
 from ooh.orgs.loader import Organisation
 from ooh.settings import PROJECT_ROOT
 from voice_gateway.stt.base import Vocabulary
@@ -103,27 +103,27 @@ def address_vocabulary(org: Organisation) -> Vocabulary:
     return Vocabulary(f"{org.id}-address", tuple(sentences))
 
 
-def choice_vocabulary(choices: list[dict[str, Any]]) -> Vocabulary:
+def choice_vocabulary(choices: list[Choice]) -> Vocabulary:
     """Exactly the words of a choice question (label, value, the words residents use)."""
     phrases: list[str] = [*ALWAYS, "i'm not sure"]
     for choice in choices:
-        label = str(choice.get("label", ""))
+        label = choice.label
         # Callers say part of a long label ("a leak" for "a leak or flood"): each part is a phrase.
-        phrases += [label, *re.split(r",\s*|\s+or\s+", label), str(choice.get("value", "")).replace("_", " ")]
-        phrases += [str(said) for said in choice.get("says", [])]
-    key = "-".join(sorted(str(c.get("value")) for c in choices))[:80]
+        phrases += [label, *re.split(r",\s*|\s+or\s+", label), choice.value.replace("_", " ")]
+        phrases += list(choice.says)
+    key = "-".join(sorted(choice.value for choice in choices))[:80]
     return Vocabulary(f"choice-{key}", tuple(p for p in phrases if p.strip()), closed=True)
 
 
-def vocabulary_for(org: Organisation | None, expect: dict[str, Any] | None) -> Vocabulary | None:
+def vocabulary_for(org: Organisation | None, expect: Expect | None) -> Vocabulary | None:
     """The vocabulary to listen with, given the organisation and the answer the agent expects."""
-    kind = (expect or {}).get("type")
+    kind = expect.type if expect else None
     if kind == "yes_no":
         return YES_NO_VOCABULARY
     if kind == "phone":
         return PHONE_VOCABULARY
-    if kind == "choice" and (expect or {}).get("choices"):
-        return choice_vocabulary(list((expect or {})["choices"]))
+    if kind == "choice" and expect is not None and expect.choices:
+        return choice_vocabulary(expect.choices)
     if org is None:
         return None
     if kind == "address":

@@ -19,6 +19,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from ooh.contracts import ChannelHints, Finished, Transfer
 from ooh.orgs.loader import Organisation
 from ooh.records.store import ServiceRequestView
 from ooh.referrals.email import refer
@@ -122,9 +123,10 @@ class CallResult:
 def say_result(dispatcher: CollectingDispatcher, result: CallResult) -> None:
     """Tell the resident the outcome; for a transfer, also tell the channel where to put the call."""
     dispatcher.utter_message(text=result.message)
-    if result.transfer_to:
-        reference = result.request.reference if result.request else None
-        dispatcher.utter_message(json_message={"transfer": {"number": result.transfer_to, "reference": reference}})
+    reference = result.request.reference if result.request else None
+    transfer = Transfer(number=result.transfer_to, reference=reference) if result.transfer_to else None
+    finished = Finished(reference=reference, outcome=result.outcome)
+    dispatcher.utter_message(json_message=ChannelHints(transfer=transfer, finished=finished).payload())
 
 
 def transfer_number(org: Organisation, service_option: str, sub_category: str | None, now: datetime) -> str | None:
@@ -133,8 +135,7 @@ def transfer_number(org: Organisation, service_option: str, sub_category: str | 
     for _, _, contact in on_call.stages() if on_call else []:
         if contact.phone:
             return contact.phone
-    numbers = org.profile.phone_numbers
-    return numbers.get("call_handlers") or numbers.get("out_of_hours") or org.profile.daytime_service.phone
+    return org.profile.phone_numbers.get("call_handlers") or org.profile.public_phone
 
 
 def _in_background(runtime: Runtime, work: Coroutine[Any, Any, None]) -> None:
@@ -281,7 +282,7 @@ async def hand_to_person(
     One way to hand over, whether the resident asked for a person or a risk to a person came up in
     an organisation that does not take the risk's option (never a signpost list for a risk to life).
     """
-    phone = org.profile.phone_numbers.get("out_of_hours") or org.profile.daytime_service.phone
+    phone = org.profile.public_phone
     result = await finish_call(
         runtime,
         tracker,

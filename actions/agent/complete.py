@@ -113,7 +113,7 @@ class ActionCompleteScript(Action):
                 decision.message = (
                     "I'm passing you to a call handler now, with everything you've told me. "
                     "They will call you back on the number you gave, or you can call "
-                    f"{run.org.profile.phone_numbers.get('out_of_hours') or run.org.profile.daytime_service.phone}."
+                    f"{run.org.profile.public_phone}."
                 )
         else:
             decision = run.decide(state)

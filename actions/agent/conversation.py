@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -10,10 +9,9 @@ from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.agent.calls import current_po, hand_to_person, organisation_or_explain
-from ooh.records.store import ServiceRequestView
+from ooh.contracts import ChannelHints, Finished
+from ooh.records import ServiceRequestView, find_reference, make_reference
 from ooh.runtime import get_runtime
-
-_REFERENCE = re.compile(r"\b([A-Za-z]{2,4})[\s-]*(\d{8})[\s-]*(\d{4})\b")
 
 OUTCOME_WORDS = {
     "daytime": "has been logged for the daytime team, who will pick it up when they open",
@@ -85,13 +83,14 @@ class ActionCheckReference(Action):
         runtime = get_runtime()
         org = runtime.registry.get(current_po(tracker))
         text = (tracker.latest_message or {}).get("text") or ""
-        match = _REFERENCE.search(text)
-        if not match:
-            dispatcher.utter_message(
-                text="Please give me the reference exactly as we gave it to you, for example ENF-20261122-0042."
-            )
+        reference = find_reference(text)
+        if reference is None:
+            # The example is this organisation's own, dated today: an Enfield reference shown to a
+            # Peabody resident suggests the wrong place.
+            prefix = org.profile.reference_prefix if org else "REF"
+            example = make_reference(prefix, runtime.now(), 42)
+            dispatcher.utter_message(text=f"Please give me the reference exactly as we gave it, for example {example}.")
             return []
-        reference = f"{match.group(1).upper()}-{match.group(2)}-{match.group(3)}"
         request = runtime.store.get(reference)
         if request is None or (org is not None and request.po != org.id):
             dispatcher.utter_message(
@@ -102,7 +101,7 @@ class ActionCheckReference(Action):
             )
             return []
         owner = org or runtime.registry.get(request.po)
-        phone = owner.profile.phone_numbers.get("out_of_hours") if owner else None
+        phone = owner.profile.public_phone if owner else None
         status = status_words(request, phone or "999 if anyone is in danger")
         option = runtime.registry.canonical_rows.get(request.service_option, request.service_option)
         when = request.created_at.strftime("%d %B at %H:%M") if request.created_at else "earlier"
@@ -111,6 +110,8 @@ class ActionCheckReference(Action):
             reply = f"Reference {request.reference} ({option}) has been closed by the team."
         runtime.store.add_update(request.reference, "status_query", "Resident asked for the status", now=runtime.now())
         dispatcher.utter_message(text=reply)
+        finished = Finished(reference=request.reference, outcome="status_given")
+        dispatcher.utter_message(json_message=ChannelHints(finished=finished).payload())
         return [SlotSet("reference", request.reference)]
 
 

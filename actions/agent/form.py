@@ -17,6 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.agent.safety import latest_intent, risk_check, risks, say_hazards, say_risks, screen
+from ooh.contracts import ChannelHints
 from ooh.runtime import get_runtime
 from ooh.safeguarding import CERTAIN, Detection
 from ooh.scripts.engine import ScriptRun, State
@@ -177,5 +178,5 @@ class ActionAskScriptAnswer(Action):
         if prompt and run is not None:
             dispatcher.utter_message(text=prompt)
             # Channels that cannot show the question (voice) read what answer it expects here.
-            dispatcher.utter_message(json_message={"expect": run.expects(state)})
+            dispatcher.utter_message(json_message=ChannelHints(expect=run.expects(state)).payload())
         return []

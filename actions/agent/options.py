@@ -61,7 +61,7 @@ def not_offered_message(registry: Registry, org: Organisation, option_id: str) -
     neighbours = [registry.organisations[n] for n in org.profile.neighbours if n in registry.organisations]
     takers = [n for n in neighbours if option_id in n.options]
     for taker in takers[:3]:
-        phone = taker.profile.phone_numbers.get("out_of_hours") or taker.profile.daytime_service.phone
+        phone = taker.profile.public_phone
         areas = " or ".join(taker.profile.area_boroughs)
         parts.append(f"If the problem is in {areas}, {taker.profile.name} can help on {phone}.")
     if org.profile.kind == "housing_association" and not takers:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
 
 
 class ConfigError(Exception):
@@ -30,3 +33,23 @@ class ConfigError(Exception):
 def format_problem(path: Path | str, field: str, message: str) -> str:
     """Format one problem the same way everywhere: ``file: field: message``."""
     return f"{path}: {field or '(file)'}: {message}"
+
+
+def field_path(loc: tuple[Any, ...]) -> str:
+    """A pydantic error location as staff read it: ``shifts[3].stage2``."""
+    text = ""
+    for part in loc:
+        if part == "__root__":
+            continue
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def validation_problems(exc: ValidationError, path: Path | str, prefix: str = "") -> list[str]:
+    """One ``file: field: message`` line per invalid field, under ``prefix`` (``options.noise``)."""
+    problems = []
+    for error in exc.errors():
+        where = field_path(tuple(error["loc"]))
+        full = f"{prefix}.{where}" if prefix and where else (prefix or where)
+        problems.append(format_problem(path, full, error["msg"]))
+    return problems

@@ -29,9 +29,9 @@ from pydantic import BaseModel, ValidationError
 
 from ooh.addresses.matcher import AddressBook
 from ooh.addresses.postcodes import PostcodeDirectory
-from ooh.orgs.errors import ConfigError, format_problem
+from ooh.orgs.errors import ConfigError, format_problem, validation_problems
 from ooh.orgs.models import Contact, FaqEntry, OptionConfig, Profile, Question, ScriptDef
-from ooh.referrals.rota import Rota, load_rota
+from ooh.orgs.rota import Rota, load_rota
 from ooh.safeguarding import Safeguarding
 from ooh.scripts.conditions import check_condition
 
@@ -111,24 +111,12 @@ def _read_yaml(path: Path, problems: list[str]) -> Any:
     return None
 
 
-def _loc(parts: tuple[Any, ...]) -> str:
-    text = ""
-    for part in parts:
-        if part == "__root__":
-            continue
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
 def parse_model(model: type[M], data: Any, path: Path, prefix: str, problems: list[str]) -> M | None:
     """Validate data against a model, adding one problem per invalid field."""
     try:
         return model.parse_obj(data)
     except ValidationError as exc:
-        for error in exc.errors():
-            where = _loc(tuple(error["loc"]))
-            full = f"{prefix}.{where}" if prefix and where else (prefix or where)
-            problems.append(format_problem(path, full, error["msg"]))
+        problems += validation_problems(exc, path, prefix)
     return None
 
 

@@ -9,7 +9,7 @@ and field, instead of surfacing as a confused resident at 2 a.m.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Extra, Field, root_validator, validator
@@ -68,17 +68,34 @@ class Window(StrictModel):
         parse_hhmm(value)
         return value
 
-    def contains(self, moment: datetime) -> bool:
-        """Whether a local time falls inside this window."""
+    def runs_on(self, day: date) -> bool:
+        """Whether an occurrence of the window starts on ``day``."""
+        return DAYS[day.weekday()] in self.days
+
+    def start_day(self, moment: datetime) -> date | None:
+        """The day the occurrence containing the local time ``moment`` started, or ``None``.
+
+        A window whose end is not after its start crosses midnight: Friday 20:00 to 03:00 contains
+        Saturday 02:00, which started on Friday.
+        """
         start = parse_hhmm(self.start) or time(0, 0)
         end = parse_hhmm(self.end)
-        now_t = moment.time()
-        today = DAYS[moment.weekday()]
-        yesterday = DAYS[(moment.weekday() - 1) % 7]
-        if end is None or end > start:
-            return today in self.days and now_t >= start and (end is None or now_t < end)
-        # Crosses midnight: the evening part belongs to today, the early part to yesterday.
-        return (today in self.days and now_t >= start) or (yesterday in self.days and now_t < end)
+        clock = moment.time().replace(tzinfo=None)
+        today = moment.date()
+        yesterday = today - timedelta(days=1)
+        if end is not None and end <= start:
+            if clock >= start and self.runs_on(today):
+                return today
+            if clock < end and self.runs_on(yesterday):
+                return yesterday
+            return None
+        if start <= clock and (end is None or clock < end) and self.runs_on(today):
+            return today
+        return None
+
+    def contains(self, moment: datetime) -> bool:
+        """Whether a local time falls inside this window."""
+        return self.start_day(moment) is not None
 
 
 class Schedule(StrictModel):
@@ -298,6 +315,11 @@ class Profile(StrictModel):
         if "out_of_hours" not in value:
             raise ValueError("needs an 'out_of_hours' schedule (the default for every option)")
         return value
+
+    @property
+    def public_phone(self) -> str | None:
+        """The number residents are given to call: the out-of-hours line, else the daytime service's."""
+        return self.phone_numbers.get("out_of_hours") or self.daytime_service.phone
 
     def schedule(self, name: str) -> Schedule | None:
         """The named schedule; ``None`` for ``always``.

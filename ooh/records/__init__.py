@@ -4,11 +4,14 @@ Persistence lives here, apart from the Rasa actions, so the same store serves th
 the referral retry loop, staff tools and the tests. Nothing connects to a database at import time.
 """
 
-from ooh.records.store import (
-    RecordStore,
-    RequestUpdateView,
-    ServiceRequestView,
-    normalise_reference,
-)
+from ooh.records.references import find_reference, make_reference, normalise_reference
+from ooh.records.store import RecordStore, RequestUpdateView, ServiceRequestView
 
-__all__ = ["RecordStore", "RequestUpdateView", "ServiceRequestView", "normalise_reference"]
+__all__ = [
+    "RecordStore",
+    "RequestUpdateView",
+    "ServiceRequestView",
+    "find_reference",
+    "make_reference",
+    "normalise_reference",
+]

@@ -44,6 +44,7 @@ from ooh.records.models import (
     RequestUpdate,
     ServiceRequest,
 )
+from ooh.records.references import make_reference, normalise_reference
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,6 @@ T = TypeVar("T")
 #: Referral states that still need a successful send.
 UNSENT_REFERRALS = ("pending", "failed")
 
-_REFERENCE = re.compile(r"^([A-Z]+)(\d{8})(\d{1,6})$")
 _POSTCODE = re.compile(r"\b([A-Z]{1,2}\d[A-Z\d]?)\s*(\d[A-Z]{2})$")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 _RETRYABLE = (
@@ -106,20 +106,6 @@ class ServiceRequestView:
     flags: list[str]
     created_at: datetime
     updates: tuple[RequestUpdateView, ...] = field(default=(), compare=False)
-
-
-def normalise_reference(text: str) -> str | None:
-    """Canonical form of a reference as a resident might type or say it, or ``None``.
-
-    Case, spaces, dashes and dots are ignored and a short sequence number is padded, so
-    ``"enf 20261122 42"`` and ``"ENF-20261122-0042"`` are the same reference.
-    """
-    compact = re.sub(r"[^A-Za-z0-9]", "", text or "").upper()
-    match = _REFERENCE.match(compact)
-    if not match:
-        return None
-    prefix, day, number = match.groups()
-    return f"{prefix}-{day}-{int(number):04d}"
 
 
 def split_address(address: str | None) -> tuple[str | None, str | None]:
@@ -399,7 +385,7 @@ class RecordStore:
         def work(session: Session) -> ServiceRequestView:
             number = self._next_number(session, prefix, day)
             row = ServiceRequest(
-                reference=f"{prefix}-{day}-{number:04d}",
+                reference=make_reference(prefix, local_now, number),
                 po=po,
                 service_option=service_option,
                 sub_category=sub_category,

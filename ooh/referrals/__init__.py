@@ -4,12 +4,12 @@ Use :func:`ooh.referrals.email.refer` to refer a request: it looks up the rota, 
 retries and escalation, and records every attempt, so there is one way to do it.
 """
 
+from ooh.orgs.rota import OnCall, OnCallContact, Rota, load_rota
 from ooh.referrals.email import Attempt, DispatchResult, ReferralMailer, refer
-from ooh.referrals.rota import Contact, OnCall, Rota, load_rota
 
 __all__ = [
     "Attempt",
-    "Contact",
+    "OnCallContact",
     "DispatchResult",
     "OnCall",
     "ReferralMailer",

@@ -25,8 +25,8 @@ from email.utils import format_datetime, make_msgid
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from ooh.orgs.rota import OnCall, OnCallContact, Rota
 from ooh.records.store import RecordStore, ServiceRequestView
-from ooh.referrals.rota import Contact, OnCall, Rota
 from ooh.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class DispatchResult:
     status: Literal["sent", "failed"]
     stage: int | None
     contact_key: str | None
-    contact: Contact | None
+    contact: OnCallContact | None
     at: datetime | None
     attempts: tuple[Attempt, ...]
 
@@ -89,7 +89,7 @@ def _value(text: str | None) -> str:
     return text.strip() if text and text.strip() else NOT_GIVEN
 
 
-def referral_body(request: ServiceRequestView, *, organisation_name: str, stage: int, contact: Contact) -> str:
+def referral_body(request: ServiceRequestView, *, organisation_name: str, stage: int, contact: OnCallContact) -> str:
     """The plain-text referral: the five 5.2.5 fields first, then context, then the transcript."""
     address = _value(request.address)
     if request.uprn:
@@ -143,7 +143,7 @@ class ReferralMailer:
         self._clock = clock or (lambda: datetime.now(zone))
 
     def build_message(
-        self, request: ServiceRequestView, contact: Contact, *, stage: int, organisation_name: str
+        self, request: ServiceRequestView, contact: OnCallContact, *, stage: int, organisation_name: str
     ) -> EmailMessage:
         """The email for one contact."""
         message = EmailMessage()

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ooh.addresses.matcher import Address, AddressMatch
+from ooh.contracts import Choice, Expect
 from ooh.orgs.loader import Organisation, Registry
 from ooh.orgs.models import Contact, OptionConfig, Provider, Question, Rule, ScriptDef
 from ooh.scripts.conditions import holds
@@ -180,27 +181,24 @@ class ScriptRun:
             return question.reprompt
         return question.ask
 
-    def expects(self, state: State) -> dict[str, Any] | None:
+    def expects(self, state: State) -> Expect | None:
         """What kind of answer the current prompt wants, for channels that need to know.
 
         A voice call listens for exactly these words (a yes/no grammar, digits, the choices), and a
         keypad can stand in for speech: choices are numbered in the order given here.
         """
         if state.get("risk_check"):
-            return {"type": "yes_no", "slot": "risk_check"}
+            return Expect(type="yes_no", slot="risk_check")
         pending = state.get("pending")
         if pending and pending.get("confirm"):
-            return {"type": "yes_no", "slot": "address_confirm"}
+            return Expect(type="yes_no", slot="address_confirm")
         question = self.current(state)
         if question is None:
             return None
-        expect: dict[str, Any] = {"type": question.type, "slot": question.slot}
-        if question.type == "choice":
-            expect["choices"] = [
-                {"value": key, "label": choice.label, "says": list(choice.says)}
-                for key, choice in question.choices.items()
-            ]
-        return expect
+        choices = [
+            Choice(value=key, label=choice.label, says=list(choice.says)) for key, choice in question.choices.items()
+        ]
+        return Expect(type=question.type, slot=question.slot, choices=choices if question.type == "choice" else [])
 
     # ---------------------------------------------------------------- answers
     def answer(self, state: State, text: str, intent: str | None = None) -> tuple[State, str | None]:
@@ -309,8 +307,7 @@ class ScriptRun:
         others = [o for o in self.registry.organisations_for_borough(outside.borough) if o.id != self.org.id]
         taker = next((o for o in others if self.option_id in o.options), None)
         if taker is not None:
-            contact = taker.profile.daytime_service
-            phone = taker.profile.phone_numbers.get("out_of_hours") or contact.phone
+            phone = taker.profile.public_phone
             message = (
                 f"That address is in {outside.borough}, which {self.org.profile.short_name} doesn't cover. "
                 f"Please contact {taker.profile.name} on {phone}."

@@ -114,6 +114,8 @@ async def test_form_applies_an_answer_and_completion_gives_a_reference(runtime: 
     assert slots["reference"] in told["text"]
     assert transfer["custom"]["transfer"]["reference"] == slots["reference"]
     assert transfer["custom"]["transfer"]["number"].replace(" ", "").lstrip("+").isdigit()
+    # The channel is told the request is settled by a typed hint, not by finding a reference in text.
+    assert transfer["custom"]["finished"] == {"reference": slots["reference"], "outcome": "transferred"}
     stored = runtime.store.get(slots["reference"])
     assert stored is not None and stored.answers["q_problem"] == "heating"
 

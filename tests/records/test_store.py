@@ -14,7 +14,8 @@ import pytest
 
 from harness.requests import typical_request
 from ooh.records.models import Base
-from ooh.records.store import RecordStore, ServiceRequestView, normalise_reference
+from ooh.records.references import find_reference, normalise_reference
+from ooh.records.store import RecordStore, ServiceRequestView
 from tests.records.conftest import LONDON, at
 
 NOW = at("2026-11-22T21:15")
@@ -150,6 +151,8 @@ def test_normalise_reference() -> None:
     """Short sequence numbers are padded and junk is rejected."""
     assert normalise_reference("enf 20261122 42") == "ENF-20261122-0042"
     assert normalise_reference("not a reference") is None
+    assert find_reference("hi my ref is enf 20261122 0042 any news") == "ENF-20261122-0042"
+    assert find_reference("call me on 07700900123") is None
 
 
 def test_views_are_frozen_snapshots(store: RecordStore) -> None:

@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from harness.requests import typical_request
+from ooh.orgs.rota import Rota
 from ooh.records.store import RecordStore, ServiceRequestView
 from ooh.referrals.email import ReferralMailer, refer, subject_line
-from ooh.referrals.rota import Rota
 from ooh.settings import Settings
 from tests.referrals.conftest import ScriptedHandler, free_port
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from ooh.orgs.errors import ConfigError
-from ooh.referrals.rota import Rota, load_rota
+from ooh.orgs.rota import Rota, load_rota
 from ooh.settings import PROJECT_ROOT
 
 CONTACTS = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ooh.contracts import Expect
 from ooh.orgs.loader import Registry
 from ooh.scripts.engine import ScriptRun, State
 
@@ -114,7 +115,7 @@ def test_a_possible_risk_asks_one_direct_question_first(registry: Registry) -> N
     run = script(registry, "enfield", "noise")
     state = {**run.new_state(), "risk_check": {"kind": "suicide", "question": "Is someone in danger?", "else": None}}
     assert run.prompt(state) == "Is someone in danger?"
-    assert run.expects(state) == {"type": "yes_no", "slot": "risk_check"}
+    assert run.expects(state) == Expect(type="yes_no", slot="risk_check")
 
 
 def test_a_place_named_beside_the_problem_does_not_decide_it(registry: Registry) -> None:

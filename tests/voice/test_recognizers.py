@@ -12,6 +12,7 @@ import pytest
 
 from harness.callers import hiss
 from harness.speech import synthesise
+from ooh.contracts import Choice
 from ooh.orgs.loader import Registry
 from voice_gateway.stt.base import SpeechRecognizer, Vocabulary
 from voice_gateway.stt.metrics import word_error_rate
@@ -62,8 +63,8 @@ def test_a_fragment_of_a_phrase_is_not_taken_as_an_answer() -> None:
 
 def test_a_choice_is_heard_from_part_of_its_label(recognizer: SpeechRecognizer) -> None:
     choices = [
-        {"value": "leak", "label": "a leak or flood", "says": ["leak", "burst"]},
-        {"value": "heating", "label": "no heating or hot water", "says": ["boiler"]},
+        Choice(value="leak", label="a leak or flood", says=["leak", "burst"]),
+        Choice(value="heating", label="no heating or hot water", says=["boiler"]),
     ]
     vocabulary = choice_vocabulary(choices)
     assert vocabulary.answer(hear(recognizer, "a leak", vocabulary)) == "a leak"

@@ -43,7 +43,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -51,17 +51,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import Field, ValidationError, root_validator, validator
 
-from ooh.orgs.errors import ConfigError, format_problem
-from ooh.orgs.models import DAYS, StrictModel, parse_hhmm
+from ooh.orgs.errors import ConfigError, format_problem, validation_problems
+from ooh.orgs.models import DAYS, StrictModel, Window
 
 logger = logging.getLogger(__name__)
 
 ANY_OPTION = "*"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _KEY = re.compile(r"^[A-Za-z0-9_]+$")
+_HHMM_24 = re.compile(r"^24:00$")
 
 
-class Contact(StrictModel):
+class OnCallContact(StrictModel):
     """A person or team who can receive referrals."""
 
     name: str = Field(..., min_length=1)
@@ -89,14 +90,15 @@ class DateRange(StrictModel):
         return values
 
 
-class Shift(StrictModel):
-    """Who is on call for one option (or sub-category) during one weekly window."""
+class Shift(Window):
+    """Who is on call for one option (or sub-category) during one weekly window.
+
+    The window's rules (days, times, crossing midnight) are :class:`Window`'s, the same as an
+    organisation's published hours; a shift adds the option, optional dates and the two stages.
+    """
 
     service_option: str = Field(..., min_length=1)
     sub_category: str | None = None
-    days: list[str] = Field(default_factory=lambda: list(DAYS))
-    start: str = Field(alias="from")
-    end: str = Field(alias="to")
     dates: DateRange | None = None
     stage1: str
     stage2: str
@@ -107,20 +109,12 @@ class Shift(StrictModel):
             return list(DAYS)
         return [value] if isinstance(value, str) else value
 
-    @validator("days", each_item=True)
-    def _known_day(cls, value: str) -> str:  # noqa: N805
-        day = str(value).strip().lower()[:3]
-        if day not in DAYS:
-            raise ValueError(f"'{value}' is not a day (use {', '.join(DAYS)})")
-        return day
-
     @validator("start", "end", pre=True)
-    def _time(cls, value: Any, field: Any) -> str:  # noqa: N805
+    def _quoted_time(cls, value: Any, field: Any) -> str:  # noqa: N805
         if isinstance(value, int):  # YAML 1.1 reads an unquoted 17:00 as 1020 (minutes)
             raise ValueError(f'write the time in quotes, e.g. "{value // 60:02d}:{value % 60:02d}"')
         text = str(value).strip()
-        parsed = parse_hhmm(text)
-        if parsed is None and field.alias == "from":
+        if _HHMM_24.match(text) and field.alias == "from":
             raise ValueError('a shift cannot start at 24:00 (use "00:00")')
         return text
 
@@ -145,38 +139,16 @@ class Shift(StrictModel):
             return False
         return self.sub_category is None or self.sub_category == sub_category
 
-    def start_day(self, moment: datetime) -> date | None:
-        """The day the occurrence of this window containing ``moment`` started, or ``None``.
-
-        Args:
-            moment: Local (naive or rota-zone) time.
-        """
-        start = parse_hhmm(self.start) or time(0, 0)
-        end = parse_hhmm(self.end)
-        clock = moment.time().replace(tzinfo=None)
-        today = moment.date()
-        yesterday = today - timedelta(days=1)
-        if end is not None and end <= start:  # crosses midnight
-            if clock >= start and self._on(today):
-                return today
-            if clock < end and self._on(yesterday):
-                return yesterday
-            return None
-        if start <= clock and (end is None or clock < end) and self._on(today):
-            return today
-        return None
-
-    def _on(self, day: date) -> bool:
-        if DAYS[day.weekday()] not in self.days:
-            return False
-        return self.dates is None or self.dates.start <= day <= self.dates.end
+    def runs_on(self, day: date) -> bool:
+        """A shift runs on its days, and only within its dates when it has them."""
+        return super().runs_on(day) and (self.dates is None or self.dates.start <= day <= self.dates.end)
 
 
 class RotaFile(StrictModel):
     """The whole ``rota.yaml``."""
 
     timezone: str = "Europe/London"
-    contacts: dict[str, Contact]
+    contacts: dict[str, OnCallContact]
     shifts: list[Shift]
 
     @validator("timezone")
@@ -188,7 +160,7 @@ class RotaFile(StrictModel):
         return value
 
     @validator("contacts")
-    def _keys(cls, value: dict[str, Contact]) -> dict[str, Contact]:  # noqa: N805
+    def _keys(cls, value: dict[str, OnCallContact]) -> dict[str, OnCallContact]:  # noqa: N805
         for key in value:
             if not _KEY.match(key):
                 raise ValueError(f"contact key '{key}' may only use letters, digits and _")
@@ -200,12 +172,12 @@ class OnCall:
     """Who receives a referral: stage 1 first, stage 2 if stage 1 cannot be reached."""
 
     stage1_key: str
-    stage1: Contact
+    stage1: OnCallContact
     stage2_key: str
-    stage2: Contact
+    stage2: OnCallContact
     shift_index: int
 
-    def stages(self) -> list[tuple[int, str, Contact]]:
+    def stages(self) -> list[tuple[int, str, OnCallContact]]:
         """``(stage number, contact key, contact)`` in the order to try; a repeated contact once."""
         stages = [(1, self.stage1_key, self.stage1)]
         if self.stage2_key != self.stage1_key:
@@ -217,7 +189,7 @@ class OnCall:
 class Rota:
     """A validated rota. Build it with :func:`load_rota` or :meth:`from_data`."""
 
-    contacts: dict[str, Contact]
+    contacts: dict[str, OnCallContact]
     shifts: tuple[Shift, ...]
     timezone: str = "Europe/London"
     path: Path | None = None
@@ -235,9 +207,7 @@ class Rota:
         try:
             parsed = RotaFile.parse_obj(data)
         except ValidationError as exc:
-            for error in exc.errors():
-                problems.append(format_problem(path, _location(error["loc"]), error["msg"]))
-            raise ConfigError(problems) from None
+            raise ConfigError(validation_problems(exc, path)) from None
         for index, shift in enumerate(parsed.shifts):
             for stage in ("stage1", "stage2"):
                 key = getattr(shift, stage)
@@ -282,15 +252,6 @@ class Rota:
             self.contacts[shift.stage2],
             index,
         )
-
-
-def _location(loc: tuple[Any, ...]) -> str:
-    text = ""
-    for part in loc:
-        if part == "__root__":
-            continue
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
 
 
 def load_rota(path: Path) -> Rota:
