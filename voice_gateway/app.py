@@ -48,7 +48,6 @@ def build_gateway(settings: Settings) -> Gateway:
         synthesizer=Pyttsx3Synthesizer(),
         agent=AgentClient(settings.rasa_url),
         options=options,
-        scripts_dir=settings.service_scripts_dir,
     )
     store = RecordStore(settings.database_url, timezone=settings.timezone)
     store.create_all()

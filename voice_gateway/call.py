@@ -34,7 +34,7 @@ from ooh.scripts.validators import yes_or_no
 from voice_gateway.agent import AgentClient, AgentTurn
 from voice_gateway.audio import FRAME_MS, EndOfUtterance, frames, write_wav
 from voice_gateway.numbers import for_agent
-from voice_gateway.routing import Route, Router, current_announcement
+from voice_gateway.routing import Route, Router
 from voice_gateway.stt.base import RecognitionStream, SpeechRecognizer
 from voice_gateway.tts import SpeechSynthesizer
 from voice_gateway.vocabulary import Vocabulary, vocabulary_for
@@ -113,7 +113,6 @@ class VoiceServices:
     synthesizer: SpeechSynthesizer
     agent: AgentClient
     options: VoiceOptions
-    scripts_dir: Path
 
 
 @dataclass
@@ -373,7 +372,7 @@ class Call:
     def greeting(self, org: Organisation) -> str:
         """What a caller hears first: who answered, the recording notice, any announcement."""
         parts = [f"Thank you for calling {org.profile.name}, out of hours.", org.profile.recording_notice]
-        announcement = current_announcement(org, self.services.scripts_dir)
+        announcement = org.current_announcement()
         if announcement:
             parts.append(announcement)
         parts.append("If anyone is in immediate danger, hang up and call 999.")

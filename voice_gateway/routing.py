@@ -12,14 +12,9 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from pathlib import Path
-
-import yaml
-from pydantic import ValidationError
 
 from ooh.contracts import Choice
 from ooh.orgs.loader import Organisation, Registry
-from ooh.orgs.models import Profile
 
 logger = logging.getLogger(__name__)
 
@@ -77,15 +72,3 @@ class Router:
             Choice(value=org.id, label=org.profile.short_name, says=[org.id.replace("_", " "), org.profile.name])
             for org in sorted(self.registry.organisations.values(), key=lambda o: o.id)
         ]
-
-
-def current_announcement(org: Organisation, scripts_dir: Path) -> str | None:
-    """The announcement staff have set for an organisation now (re-read from its profile)."""
-    path = scripts_dir / org.id / "profile.yaml"
-    try:
-        profile = Profile.parse_obj(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
-        # Staff are mid-edit or made a mistake: keep the last good announcement, say why in the log.
-        logger.warning("Announcement for %s not re-read (%s); using the loaded one", org.id, type(exc).__name__)
-        return org.profile.announcement
-    return profile.announcement

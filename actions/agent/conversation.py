@@ -65,8 +65,9 @@ class ActionGreet(Action):
         if org is None:
             return [SlotSet("po", None)]
         dispatcher.utter_message(text=org.profile.greeting)
-        if org.profile.announcement:
-            dispatcher.utter_message(text=org.profile.announcement)
+        announcement = org.current_announcement()
+        if announcement:
+            dispatcher.utter_message(text=announcement)
         dispatcher.utter_message(text="If anyone is in immediate danger, please call 999.")
         return [SlotSet("po", org.id)]
 
@@ -128,7 +129,8 @@ class ActionHandToPerson(Action):
         org = organisation_or_explain(runtime, tracker, dispatcher)
         if org is None:
             return []
-        option = tracker.get_slot("service_option") or "general_enquiry"
+        # Before any Service Option is known, a hand-over is a switchboard call (a canonical id).
+        option = tracker.get_slot("service_option") or "switchboard"
         return await hand_to_person(
             runtime, dispatcher, tracker, org, service_option=option, details="Resident asked to speak to a person."
         )

@@ -40,9 +40,6 @@ logger = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
 #: Scripts that answer from the FAQ: the only ones allowed for information-only options.
-FIXED_SLOTS = ("caller_name", "contact_number", "address", "details")
-
-
 @dataclass
 class Organisation:
     """Everything the agent knows about one organisation."""
@@ -64,6 +61,21 @@ class Organisation:
         schedule = self.profile.schedule(self.options[option_id].hours)
         return schedule is None or schedule.is_open(moment)
 
+    def current_announcement(self) -> str | None:
+        """The announcement staff have set now, re-read from ``profile.yaml`` for every conversation.
+
+        Both channels greet with this, so chat and phone say the same thing from the moment staff
+        save the file, without a restart.
+        """
+        path = self.path / "profile.yaml"
+        try:
+            profile = Profile.parse_obj(yaml.safe_load(path.read_text(encoding="utf-8")))
+        except (OSError, yaml.YAMLError, ValidationError) as exc:
+            # Staff are mid-edit or made a mistake: keep the last good announcement, say why in the log.
+            logger.warning("Announcement for %s not re-read (%s); using the loaded one", self.id, type(exc).__name__)
+            return self.profile.announcement
+        return profile.announcement
+
 
 @dataclass
 class Registry:
@@ -72,7 +84,6 @@ class Registry:
     organisations: dict[str, Organisation]
     scripts: dict[str, ScriptDef]
     canonical: dict[str, dict[str, str]]
-    organisation_names: dict[str, str]
     postcodes: PostcodeDirectory
     root: Path
     common_contacts: dict[str, Contact] = field(default_factory=dict)
@@ -84,10 +95,6 @@ class Registry:
     def get(self, po: str | None) -> Organisation | None:
         """The organisation with this id, or ``None`` when unknown."""
         return self.organisations.get(po or "")
-
-    def takers(self, option_id: str) -> list[str]:
-        """Organisation ids that take an option, in the canonical table's order."""
-        return list(self.canonical.get(option_id, {}))
 
     def organisations_for_borough(self, borough: str) -> list[Organisation]:
         """Organisations covering a borough (boroughs first, then housing bodies)."""
@@ -210,8 +217,6 @@ def _check_option(
     for where, key in keys:
         if key and key not in profile.contacts and key != "daytime_service":
             problems.append(format_problem(path, f"{option_id}.{where}", f"no contact '{key}' in profile.yaml"))
-    if config.escalation == "transfer" and not config.transfer_to:
-        problems.append(format_problem(path, f"{option_id}.transfer_to", "a transfer needs a contact to transfer to"))
     if script is not None:
         slots = {q.slot for q in script.questions}
         for slot in config.ask:
@@ -353,5 +358,5 @@ def load_registry(root: Path) -> Registry:
         raise ConfigError(problems)
     logger.info("Loaded %d organisations and %d script templates", len(organisations), len(scripts))
     return Registry(
-        organisations, scripts, canonical, names, postcodes, root, common_contacts, not_offered, rows, safeguarding
+        organisations, scripts, canonical, postcodes, root, common_contacts, not_offered, rows, safeguarding
     )

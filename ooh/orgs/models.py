@@ -15,7 +15,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, Extra, Field, root_validator, validator
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-OUTCOMES = ("referred", "daytime", "signposted", "transferred", "resolved", "placed", "out_of_scope")
 Outcome = Literal["referred", "daytime", "signposted", "transferred", "resolved", "placed", "out_of_scope"]
 QUESTION_TYPES = ("address", "phone", "yes_no", "choice", "free_text", "name")
 
@@ -129,17 +128,6 @@ class Contact(StrictModel):
         if self.website:
             text += f", or online at {self.website}"
         return text
-
-
-class Condition(BaseModel):
-    """A condition over answers and facts, written as a mapping.
-
-    ``{q_children: true}`` is equality; a list means any of; ``{not: ...}`` negates;
-    ``{in_list: do_place}`` matches an entry of the option's named list; ``all``/``any`` combine.
-    Keys may be answer slots (``q_*``), ``address.tenure``, ``address.status``, ``sub_category``.
-    """
-
-    __root__: dict[str, Any]
 
 
 class Choice(StrictModel):
@@ -258,7 +246,6 @@ class OptionConfig(StrictModel):
         opening: Replacement opening.
         signpost: Contact key used by ``signposted`` outcomes without their own.
         sub_category: Fixed sub-category (e.g. ``plumber`` for ``housing_repairs/plumber``).
-        escalation: ``refer`` to on-call staff or ``transfer`` to a person/service.
         transfer_to: Contact key for transfers.
     """
 
@@ -273,7 +260,6 @@ class OptionConfig(StrictModel):
     opening: str | None = None
     signpost: str | None = None
     sub_category: str | None = None
-    escalation: Literal["refer", "transfer"] = "refer"
     transfer_to: str | None = None
 
 

@@ -50,7 +50,6 @@ class Decision:
     message: str | None = None
     signpost: Contact | None = None
     placement: Provider | None = None
-    matched_list: str | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -367,7 +366,6 @@ class ScriptRun:
                 decision.outcome = rule.outcome
                 decision.message = rule.message
                 decision.signpost = self._contact(rule.signpost or self.config.signpost)
-                decision.matched_list = self._matched_list(rule)
         if not decided:
             decision.signpost = self._contact(self.config.signpost)
         if decision.outcome == "placed":
@@ -375,12 +373,6 @@ class ScriptRun:
         if decision.outcome == "transferred" and decision.signpost is None:
             decision.signpost = self._contact(self.config.transfer_to)
         return decision
-
-    def _matched_list(self, rule: Rule) -> str | None:
-        for key, expected in rule.when.items():
-            if isinstance(expected, dict) and "in_list" in expected:
-                return f"{key} in {expected['in_list']}"
-        return None
 
     def _place(self, decision: Decision, state: State) -> None:
         provider = next((p for p in self.config.providers if p.rooms_available > 0), None)

@@ -62,10 +62,6 @@ class RecognitionStream(ABC):
         """Feed 16-bit little-endian mono PCM at the stream's sample rate."""
 
     @abstractmethod
-    def partial(self) -> str:
-        """The best guess so far (may change)."""
-
-    @abstractmethod
     def finish(self) -> str:
         """End the utterance and return the final text (lower case, no punctuation)."""
 

@@ -45,11 +45,6 @@ class PocketSphinxStream(RecognitionStream):
         """Decode more audio."""
         self._decoder.process_raw(self._resample(pcm), False, False)
 
-    def partial(self) -> str:
-        """The decoder's current hypothesis."""
-        hyp = self._decoder.hyp()
-        return hyp.hypstr if hyp else ""
-
     def finish(self) -> str:
         """End the utterance; the final hypothesis. The decoder goes back to the pool."""
         if self._done:

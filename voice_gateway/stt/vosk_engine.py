@@ -28,11 +28,6 @@ class VoskStream(RecognitionStream):
             if text:
                 self._final.append(text)
 
-    def partial(self) -> str:
-        """Closed segments plus the open one."""
-        open_part = json.loads(self._recognizer.PartialResult()).get("partial", "")  # type: ignore[attr-defined]
-        return " ".join([*self._final, open_part]).strip()
-
     def finish(self) -> str:
         """Flush and return everything heard."""
         text = json.loads(self._recognizer.FinalResult()).get("text", "")  # type: ignore[attr-defined]
