@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.agent.calls import finish_call, result_slots, say_result
+from actions.agent.finishing import finish_call, result_slots, say_result
 from actions.agent.form import run_for
 from actions.agent.options import start_option
 from ooh.runtime import get_runtime

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.agent.calls import current_po, hand_to_person, organisation_or_explain
+from actions.agent.finishing import current_po, hand_to_person, organisation_or_explain
 from ooh.contracts import ChannelHints, Finished
 from ooh.records import ServiceRequestView, find_reference, make_reference
 from ooh.runtime import get_runtime
@@ -92,7 +93,7 @@ class ActionCheckReference(Action):
             example = make_reference(prefix, runtime.now(), 42)
             dispatcher.utter_message(text=f"Please give me the reference exactly as we gave it, for example {example}.")
             return []
-        request = runtime.store.get(reference)
+        request = await asyncio.to_thread(runtime.store.get, reference)
         if request is None or (org is not None and request.po != org.id):
             dispatcher.utter_message(
                 text=(
@@ -109,7 +110,8 @@ class ActionCheckReference(Action):
         reply = f"Reference {request.reference} ({option}, reported {when}) {status}."
         if request.status != "open":
             reply = f"Reference {request.reference} ({option}) has been closed by the team."
-        runtime.store.add_update(request.reference, "status_query", "Resident asked for the status", now=runtime.now())
+        note = "Resident asked for the status"
+        await asyncio.to_thread(runtime.store.add_update, request.reference, "status_query", note, now=runtime.now())
         dispatcher.utter_message(text=reply)
         finished = Finished(reference=request.reference, outcome="status_given")
         dispatcher.utter_message(json_message=ChannelHints(finished=finished).payload())

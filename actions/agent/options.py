@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -9,7 +10,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.agent.calls import (
+from actions.agent.finishing import (
     clock_override,
     finish_call,
     hand_to_person,
@@ -138,7 +139,7 @@ async def start_option(
             flags=flags,
         )
         if outcome == "out_of_scope":
-            result.message = f"{result.message} {out_of_scope_signposts(registry, org)}"
+            result = dataclasses.replace(result, message=f"{result.message} {out_of_scope_signposts(registry, org)}")
         say_result(dispatcher, result)
         return base + result_slots(result)
     config = org.options[option_id]

@@ -78,6 +78,11 @@ def canonical(text: str) -> str:
     return " ".join(_CANONICAL_WORDS.get(word, word) for word in words)
 
 
+def one_line(address: str, postcode: str | None) -> str:
+    """An address as one line with its postcode, as residents hear it and officers read it."""
+    return f"{address}, {postcode}" if postcode else address
+
+
 @dataclass(frozen=True)
 class Address:
     """One record of an organisation's address file."""
@@ -95,7 +100,7 @@ class Address:
     @property
     def label(self) -> str:
         """How the address is read back to the resident."""
-        return f"{self.address}, {self.postcode}"
+        return one_line(self.address, self.postcode)
 
 
 @dataclass(frozen=True)

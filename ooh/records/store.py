@@ -14,6 +14,9 @@ the ``reference_counters`` row incremented in the same transaction as the insert
   reading the counter (a plain deferred ``BEGIN`` would let two writers read the same value). The
   file runs in WAL mode, so readers are not blocked, with a busy timeout; if a writer still sees
   "database is locked" the whole transaction is retried with a short random back-off.
+
+The store is synchronous, and that back-off sleeps: async callers (the actions, the gateway, the
+finish step) run its methods in a worker thread with ``asyncio.to_thread``, never on the event loop.
 """
 
 from __future__ import annotations

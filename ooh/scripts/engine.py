@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ooh.addresses.matcher import Address, AddressMatch
+from ooh.addresses.matcher import Address, AddressMatch, one_line
 from ooh.contracts import Choice, Expect
 from ooh.orgs.loader import Organisation, Registry
 from ooh.orgs.models import Contact, OptionConfig, Provider, Question, Rule, ScriptDef
@@ -68,7 +68,7 @@ def address_to_dict(address: Address) -> dict[str, Any]:
 
 def format_address(data: dict[str, Any]) -> str:
     """An address as one line, with its postcode."""
-    return f"{data['address']}, {data['postcode']}" if data.get("postcode") else str(data["address"])
+    return one_line(str(data["address"]), data.get("postcode"))
 
 
 class ScriptRun:

@@ -1,0 +1,211 @@
+"""Finishing a conversation: one way to record what happened, refer it and word the reply.
+
+Every path that ends in an action (a referral, a placement, a signpost, an answer from the FAQ, a
+hand-over to a person, an out-of-scope request), from any door (chat, phone, a call handler), goes
+through :func:`finish`, so every action gets a service request and a reference, duplicates are
+checked in one place, and referrals are dispatched in one place. It takes a typed
+:class:`CallContext` (what the door knows about the conversation) and an :class:`Ending` (what the
+script or agent decided), and never sees a channel's own objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from ooh.orgs.loader import Organisation
+from ooh.records.store import ServiceRequestView
+from ooh.referrals.email import refer
+from ooh.runtime import Runtime
+from ooh.scripts.engine import format_address
+
+logger = logging.getLogger(__name__)
+
+REFERRAL_OUTCOMES = frozenset({"referred", "placed", "transferred"})
+"""Outcomes that need someone at the organisation to act tonight."""
+
+DEFAULT_MESSAGES = {
+    "referred": "I've passed this to {org}'s on-call officer, who will deal with it as soon as they can.",
+    "placed": "I've passed this to {org}'s on-call housing officer with the booking below.",
+    "daytime": "I've logged this for {org}'s daytime team, who will pick it up when they open ({hours}).",
+    "transferred": "I'm handing you over to a person now, with everything you've told me.",
+    "signposted": "{org} can't deal with this out of hours.",
+    "resolved": "",
+    "out_of_scope": "I'm sorry, that isn't something {org} can help with through this service.",
+}
+
+DUPLICATE_WINDOW = timedelta(hours=16)
+"""How far back an open report of the same problem at the same property counts as tonight's."""
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """What a door knows about the conversation being finished."""
+
+    org: Organisation
+    #: The channel's conversation id (Rasa's sender id, the call id).
+    sender_id: str
+    #: ``rest``, ``voice``, ``socketio``...
+    channel: str
+    #: Both sides so far: ``{"at": iso time, "speaker": "resident"|"agent", "text": ...}``.
+    transcript: list[dict[str, Any]]
+    started_at: datetime
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Ending:
+    """What was decided: the option, the outcome and what to record with it."""
+
+    service_option: str
+    outcome: str
+    #: The reply before the reference; ``None`` for the outcome's default wording.
+    message: str | None = None
+    priority: str | None = None
+    sub_category: str | None = None
+    #: Script answers (``caller_name``, ``contact_number``, ``details``, ``q_*``).
+    answers: dict[str, Any] = field(default_factory=dict)
+    #: The address as the script state holds it (``address``, ``postcode``, ``uprn``, ``status``).
+    address: dict[str, Any] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+    details_extra: list[str] = field(default_factory=list)
+    check_duplicates: bool = True
+    transfer_to: str | None = None
+
+
+@dataclass(frozen=True)
+class FinishResult:
+    """What finishing produced, for the resident's reply and the channel."""
+
+    outcome: str
+    message: str
+    service_option: str
+    request: ServiceRequestView | None = None
+    duplicate_of: ServiceRequestView | None = None
+    priority: str | None = None
+    #: For a transfer: the number a phone call is put through to.
+    transfer_to: str | None = None
+
+    @property
+    def reference(self) -> str | None:
+        """The reference the resident was given (the earlier report's, for a duplicate)."""
+        if self.duplicate_of is not None:
+            return self.duplicate_of.reference
+        return self.request.reference if self.request else None
+
+
+def transfer_number(org: Organisation, service_option: str, sub_category: str | None, now: datetime) -> str | None:
+    """Who takes a transferred call: the on-call officer's phone from the rota, else the call handlers."""
+    on_call = org.rota.on_call(service_option, sub_category, now)
+    for _, _, contact in on_call.stages() if on_call else []:
+        if contact.phone:
+            return contact.phone
+    return org.profile.phone_numbers.get("call_handlers") or org.profile.public_phone
+
+
+async def finish(runtime: Runtime, context: CallContext, ending: Ending) -> FinishResult:
+    """Record the conversation, check duplicates, refer when needed and word the reply.
+
+    Database work runs in a worker thread so one slow write never stalls other conversations.
+    """
+    org, now = context.org, context.now
+    profile = org.profile
+    text = ending.message if ending.message is not None else DEFAULT_MESSAGES[ending.outcome]
+    text = text.format(org=profile.short_name, hours=profile.daytime_service.hours)
+    refers = ending.outcome in REFERRAL_OUTCOMES
+    store = runtime.store
+    uprn = ending.address.get("uprn")
+    duplicate = None
+    if refers and ending.check_duplicates and ending.service_option in org.options and uprn:
+        # Only a matched property is the same place: unmatched words ("by the park", "don't know")
+        # would merge different problems. Only tonight's reports count as "already reported tonight".
+        duplicate = await asyncio.to_thread(
+            store.find_open_duplicate, profile.id, ending.service_option, uprn, None, since=now - DUPLICATE_WINDOW
+        )
+    if duplicate is not None:
+        await asyncio.to_thread(
+            store.add_update,
+            duplicate.reference,
+            "duplicate_report",
+            str(ending.answers.get("details") or "Reported again"),
+            data={"transcript": context.transcript, "caller_name": ending.answers.get("caller_name")},
+            now=now,
+        )
+        reply = (
+            f"This has already been reported tonight and passed to the on-call officer, under reference "
+            f"{duplicate.reference}. I've added what you told me to that report, so there's no need to "
+            "report it again."
+        )
+        return FinishResult(ending.outcome, reply, ending.service_option, duplicate, duplicate, ending.priority)
+    details = "\n".join([str(ending.answers.get("details") or ""), *ending.details_extra]).strip()
+    request = await asyncio.to_thread(
+        store.create_request,
+        po=profile.id,
+        prefix=profile.reference_prefix,
+        service_option=ending.service_option,
+        sub_category=ending.sub_category,
+        priority=ending.priority,
+        call_outcome=ending.outcome,
+        caller_name=ending.answers.get("caller_name"),
+        contact_number=ending.answers.get("contact_number"),
+        address=format_address(ending.address) if ending.address.get("address") else None,
+        uprn=uprn,
+        address_verified=ending.address.get("status") == "matched",
+        details=details,
+        answers=ending.answers,
+        transcript=context.transcript,
+        channel=context.channel,
+        sender_id=context.sender_id,
+        started_at=context.started_at,
+        ended_at=now,
+        flags=ending.flags,
+        referral_status="pending" if refers else "not_required",
+        now=now,
+    )
+    if refers:
+        _dispatch_later(runtime, org, request, now)
+    reply = f"{text} Your reference is {request.reference}.".strip()
+    transfer_to = ending.transfer_to
+    if ending.outcome == "transferred":
+        transfer_to = transfer_to or transfer_number(org, ending.service_option, ending.sub_category, now)
+    return FinishResult(
+        ending.outcome, reply, ending.service_option, request, None, ending.priority, transfer_to=transfer_to
+    )
+
+
+def _in_background(runtime: Runtime, work: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.get_running_loop().create_task(work)
+    runtime.background.add(task)
+    task.add_done_callback(runtime.background.discard)
+
+
+async def _send(runtime: Runtime, org: Organisation, request: ServiceRequestView, now: datetime) -> None:
+    try:
+        result = await refer(runtime.store, runtime.mailer, org.rota, request, now, organisation_name=org.profile.name)
+        logger.info("Referral %s: %s", request.reference, result.status)
+    except Exception:  # the request stays pending and the retry loop picks it up
+        logger.exception("Referral %s could not be dispatched", request.reference)
+
+
+async def retry_unsent_referrals(runtime: Runtime) -> None:
+    """Forever: re-send referrals that are still pending or failed, so none is ever lost."""
+    interval = runtime.settings.referral_retry_interval_seconds
+    while True:
+        await asyncio.sleep(interval)
+        cutoff = runtime.now() - timedelta(seconds=interval)
+        for request in await asyncio.to_thread(runtime.store.pending_referrals, before=cutoff):
+            org = runtime.registry.get(request.po)
+            if org is not None:
+                await _send(runtime, org, request, runtime.now())
+
+
+def _dispatch_later(runtime: Runtime, org: Organisation, request: ServiceRequestView, now: datetime) -> None:
+    """Send the referral in the background: the resident gets the reference without waiting."""
+    if not runtime.retry_loop_started:
+        runtime.retry_loop_started = True
+        _in_background(runtime, retry_unsent_referrals(runtime))
+    _in_background(runtime, _send(runtime, org, request, now))
