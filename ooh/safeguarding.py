@@ -55,6 +55,8 @@ class Kind:
     stay_in: frozenset[str] = field(default_factory=frozenset)
     possible: float = 0.5
     certain: float = 0.9
+    #: Plain sentences callers say for this kind: a phone call listens for them at every question.
+    says: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,7 @@ class Safeguarding:
             stay_in=frozenset(spec.get("stay_in") or []),
             possible=possible,
             certain=certain,
+            says=tuple(str(sentence) for sentence in spec.get("says") or []),
         )
 
     # -- detection ---------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from voice_gateway.stt.base import SpeechRecognizer, Vocabulary
 from voice_gateway.stt.lm import words_of
 from voice_gateway.stt.metrics import word_error_rate
 from voice_gateway.stt.pocketsphinx_engine import PocketSphinxRecognizer
-from voice_gateway.vocabulary import YES_NO_VOCABULARY, address_vocabulary, open_vocabulary, spoken_postcode
+from voice_gateway.vocabulary import address_vocabulary, open_vocabulary, spoken_postcode, yes_no_vocabulary
 
 REPAIRS = [
     "my boiler has broken down",
@@ -80,7 +80,7 @@ def recogniser_figures(recognizers: list[SpeechRecognizer]) -> None:
         ("repairs", REPAIRS, open_vocabulary(org)),
         ("addresses", addresses, address_vocabulary(org)),
         ("postcodes", postcodes, address_vocabulary(org)),
-        ("yes/no", ["yes", "no", "yes please", "that's right", "nope"], YES_NO_VOCABULARY),
+        ("yes/no", ["yes", "no", "yes please", "that's right", "nope"], yes_no_vocabulary()),
     ]
     print("\n## Recognisers (synthesised espeak-ng speech with line hiss)\n")
     print("| recogniser | set | rate | biased WER | stock WER | biased RTF | stock RTF |")

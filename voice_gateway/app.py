@@ -25,7 +25,7 @@ from voice_gateway.deps import Gateway, GatewayDep
 from voice_gateway.routing import Router
 from voice_gateway.stt import make_recognizer
 from voice_gateway.tts import Pyttsx3Synthesizer
-from voice_gateway.vocabulary import PHONE_VOCABULARY, YES_NO_VOCABULARY, address_vocabulary, open_vocabulary
+from voice_gateway.vocabulary import PHONE_VOCABULARY, address_vocabulary, open_vocabulary, yes_no_vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def build_gateway(settings: Settings) -> Gateway:
 def prepare_engines(gateway: Gateway) -> None:
     """Build the recogniser's models for every organisation now, not on the first caller's words."""
     recognizer = gateway.services.recognizer
-    recognizer.prepare(YES_NO_VOCABULARY)
+    recognizer.prepare(yes_no_vocabulary())
     recognizer.prepare(PHONE_VOCABULARY)
     for org in gateway.services.router.registry.organisations.values():
         recognizer.prepare(open_vocabulary(org))

@@ -15,6 +15,7 @@ import yaml
 
 from ooh.contracts import Choice, Expect
 from ooh.orgs.loader import Organisation
+from ooh.safeguarding import Safeguarding
 from ooh.settings import PROJECT_ROOT
 from voice_gateway.stt.base import Vocabulary
 
@@ -32,20 +33,29 @@ YES_NO = (
     "nope",
     "that's wrong",
 )
-ALWAYS = (
-    "i don't know",
-    "i want to speak to a person",
-    "can you repeat that",
-    "i want to kill myself",
-    "i want to end my life",
-    "my partner is hitting me",
-    "a child is in danger",
-    "someone is threatening to kill me",
-)
-"""Said at any question, even a yes/no one: the agent handles these everywhere (safeguarding first)."""
+ANY_TIME = ("i don't know", "i want to speak to a person", "can you repeat that")
+"""Said at any question: the agent handles these everywhere."""
+SAFEGUARDING = PROJECT_ROOT / "service_scripts" / "_common" / "safeguarding.yaml"
 DIGITS = ("zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "double", "triple")
 
-YES_NO_VOCABULARY = Vocabulary("yes_no", (*YES_NO, *ALWAYS), closed=True)
+
+@cache
+def always(safeguarding: Path = SAFEGUARDING) -> tuple[str, ...]:
+    """Said at any question, even a yes/no one: the agent handles these everywhere, risks first.
+
+    The risks and hazards are the ``says`` sentences of the safeguarding data, so the phone listens
+    for exactly what the agent screens for, in one place.
+    """
+    kinds = Safeguarding.from_file(safeguarding).kinds
+    return (*ANY_TIME, *(sentence for kind in kinds for sentence in kind.says))
+
+
+@cache
+def yes_no_vocabulary() -> Vocabulary:
+    """Yes or no, and anything that must be heard at any question."""
+    return Vocabulary("yes_no", (*YES_NO, *always()), closed=True)
+
+
 PHONE_VOCABULARY = Vocabulary("phone", DIGITS, closed=True, repeat=True)
 
 
@@ -80,7 +90,7 @@ def spoken_postcode(postcode: str) -> str:
 
 def open_vocabulary(org: Organisation) -> Vocabulary:
     """Anything a caller to this organisation may say when asked an open question."""
-    sentences = [*training_sentences(), *YES_NO, *ALWAYS, org.profile.name, *org.addresses.gazetteer()]
+    sentences = [*training_sentences(), *YES_NO, *always(), org.profile.name, *org.addresses.gazetteer()]
     return Vocabulary(f"{org.id}-open", tuple(sentences))
 
 
@@ -99,13 +109,13 @@ def address_vocabulary(org: Organisation) -> Vocabulary:
     for address in org.addresses.addresses:
         places += [address.address, f"{address.address} {spoken_postcode(address.postcode)}"]
         places.append(spoken_postcode(address.postcode))
-    sentences = [*places * 20, *evenly_spread(training_sentences(), EVERYDAY_SAMPLE), *YES_NO, *ALWAYS * 5]
+    sentences = [*places * 20, *evenly_spread(training_sentences(), EVERYDAY_SAMPLE), *YES_NO, *always() * 5]
     return Vocabulary(f"{org.id}-address", tuple(sentences))
 
 
 def choice_vocabulary(choices: list[Choice]) -> Vocabulary:
     """Exactly the words of a choice question (label, value, the words residents use)."""
-    phrases: list[str] = [*ALWAYS, "i'm not sure"]
+    phrases: list[str] = [*always(), "i'm not sure"]
     for choice in choices:
         label = choice.label
         # Callers say part of a long label ("a leak" for "a leak or flood"): each part is a phrase.
@@ -119,7 +129,7 @@ def vocabulary_for(org: Organisation | None, expect: Expect | None) -> Vocabular
     """The vocabulary to listen with, given the organisation and the answer the agent expects."""
     kind = expect.type if expect else None
     if kind == "yes_no":
-        return YES_NO_VOCABULARY
+        return yes_no_vocabulary()
     if kind == "phone":
         return PHONE_VOCABULARY
     if kind == "choice" and expect is not None and expect.choices:

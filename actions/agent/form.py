@@ -8,7 +8,6 @@ are read from data on every turn, staff can change a question without retraining
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -20,27 +19,12 @@ from actions.agent.safety import latest_intent, risk_check, risks, say_hazards, 
 from ooh.contracts import ChannelHints
 from ooh.runtime import get_runtime
 from ooh.safeguarding import CERTAIN, Detection
+from ooh.scripts.asides import TRUSTED_INTENT, asks_for_person, asks_to_repeat, wants_to_stop
 from ooh.scripts.engine import ScriptRun, State
 from ooh.scripts.validators import yes_or_no
 
 Halt = dict[str, Any] | None
 """Why the script stops: ``switch_to`` another option, or an ``outcome`` (transferred, cancelled...)."""
-
-#: Explicit phrases that always mean "a person, please" or "say that again", whatever NLU thinks.
-_ASK_HUMAN = re.compile(
-    r"\b(speak|talk) (to|with) (a |an |some)?(real |actual )?(person|human|someone|somebody|operator|agent|adviser"
-    r"|advisor|call handler)\b|\bput me (through|thru)\b|\b(get|give) me (a|an) (person|human|operator)\b"
-    r"|\b(real|actual) person\b|\bhuman being\b|\boperator\b",
-    re.IGNORECASE,
-)
-_REPEAT = re.compile(
-    r"\b(say (that|it) again|repeat( that| the question)?|pardon|come again|what was the question)\b", re.I
-)
-_STOP = re.compile(r"^\s*(stop|cancel|forget it|never ?mind|quit)\s*[.!]*\s*$", re.IGNORECASE)
-
-#: Below this confidence an intent does not count as an answer ("our office" is not a "yes"), so
-#: the script's own validators judge the words instead.
-TRUSTED_INTENT = 0.6
 
 
 def run_for(state: State | None) -> ScriptRun | None:
@@ -65,9 +49,9 @@ def interruption(state: State, found: list[Detection], text: str, intent: str | 
         kind = detection.kind
         if detection.tier == CERTAIN and kind.option != option and option not in kind.stay_in:
             return {"switch_to": kind.option, "safeguarding": kind.name}
-    if _ASK_HUMAN.search(text) or (intent == "ask_human" and confidence >= 0.8):
+    if asks_for_person(text, intent, confidence):
         return {"outcome": "transferred", "reason": "asked_for_person"}
-    if _STOP.match(text) or (intent == "stop" and confidence >= 0.9):
+    if wants_to_stop(text, intent, confidence):
         return {"outcome": "cancelled", "reason": "resident_stopped"}
     return None
 
@@ -155,7 +139,7 @@ class ValidateScriptForm(FormValidationAction):
         if possible and possible[0].kind.option != state.get("option"):
             # A possible risk: one direct question before the script goes on.
             return {"script_answer": None, "script_state": {**state, "risk_check": risk_check(possible[0], None)}}
-        if trusted == "repeat" or _REPEAT.search(text):
+        if asks_to_repeat(text, intent, confidence):
             return {"script_answer": None}
         new_state, reply = run.answer(state, text, trusted)
         if reply:

@@ -17,7 +17,7 @@ from ooh.orgs.loader import Registry
 from voice_gateway.stt.base import SpeechRecognizer, Vocabulary
 from voice_gateway.stt.metrics import word_error_rate
 from voice_gateway.stt.pocketsphinx_engine import PocketSphinxRecognizer
-from voice_gateway.vocabulary import PHONE_VOCABULARY, YES_NO_VOCABULARY, choice_vocabulary, open_vocabulary
+from voice_gateway.vocabulary import PHONE_VOCABULARY, choice_vocabulary, open_vocabulary, yes_no_vocabulary
 
 OPEN_UTTERANCES = [
     "my boiler has broken down",
@@ -48,17 +48,19 @@ def hear(recognizer: SpeechRecognizer, text: str, vocabulary: Vocabulary | None,
 
 @pytest.mark.parametrize("answer", ["yes", "no", "yes please", "that's right"])
 def test_yes_and_no_are_heard_with_the_yes_no_grammar(recognizer: SpeechRecognizer, answer: str) -> None:
-    assert YES_NO_VOCABULARY.answer(hear(recognizer, answer, YES_NO_VOCABULARY)) == answer
+    assert yes_no_vocabulary().answer(hear(recognizer, answer, yes_no_vocabulary())) == answer
 
 
-def test_a_safeguarding_phrase_is_heard_even_at_a_yes_no_question(recognizer: SpeechRecognizer) -> None:
-    heard = hear(recognizer, "i want to kill myself", YES_NO_VOCABULARY)
-    assert YES_NO_VOCABULARY.answer(heard) == "i want to kill myself"
+@pytest.mark.parametrize("said", ["i want to kill myself", "i can smell gas"])
+def test_a_risk_or_hazard_is_heard_even_at_a_yes_no_question(recognizer: SpeechRecognizer, said: str) -> None:
+    """The yes/no grammar includes the safeguarding data's ``says`` sentences, hazards too."""
+    heard = hear(recognizer, said, yes_no_vocabulary())
+    assert yes_no_vocabulary().answer(heard) == said
 
 
 def test_a_fragment_of_a_phrase_is_not_taken_as_an_answer() -> None:
-    assert YES_NO_VOCABULARY.answer("someone is") == ""
-    assert YES_NO_VOCABULARY.answer("no") == "no"
+    assert yes_no_vocabulary().answer("someone is") == ""
+    assert yes_no_vocabulary().answer("no") == "no"
 
 
 def test_a_choice_is_heard_from_part_of_its_label(recognizer: SpeechRecognizer) -> None:
