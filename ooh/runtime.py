@@ -49,7 +49,7 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
     settings = settings or get_settings()
     registry = load_registry(settings.service_scripts_dir)
     store = RecordStore(settings.database_url, timezone=settings.timezone)
-    store.create_all()
+    store.migrate()
     return Runtime(settings, registry, store, ReferralMailer(settings))
 
 

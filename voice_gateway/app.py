@@ -50,7 +50,7 @@ def build_gateway(settings: Settings) -> Gateway:
         options=options,
     )
     store = RecordStore(settings.database_url, timezone=settings.timezone)
-    store.create_all()
+    store.migrate()
     return Gateway(settings, services, store)
 
 

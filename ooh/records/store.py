@@ -42,7 +42,6 @@ from sqlalchemy.pool import StaticPool
 from ooh.records.models import (
     REFERRAL_STATUSES,
     UPDATE_KINDS,
-    Base,
     ReferenceCounter,
     RequestUpdate,
     ServiceRequest,
@@ -52,6 +51,13 @@ from ooh.records.references import make_reference, normalise_reference
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+"""Alembic's scripts for this store's tables (``versions/`` holds one file per schema change)."""
+MIGRATION_LOCK = 2026113001
+"""PostgreSQL advisory lock key held while migrating (any fixed number unique to this purpose)."""
+FIRST_REVISION = "0001"
+"""The schema ``create_all`` made before migrations existed."""
 
 #: Referral states that still need a successful send.
 UNSENT_REFERRALS = ("pending", "failed")
@@ -209,9 +215,34 @@ class RecordStore:
         self._writer = sessionmaker(writer_engine, future=True, expire_on_commit=False)
         return engine
 
-    def create_all(self) -> None:
-        """Create the tables that do not exist yet (idempotent)."""
-        self._retry(lambda: Base.metadata.create_all(self.engine))
+    def migrate(self) -> None:
+        """Bring the database's schema up to date with Alembic (idempotent; safe from many processes).
+
+        Runs in one write transaction (on SQLite ``BEGIN IMMEDIATE``, on PostgreSQL a transaction
+        with its DDL), so two processes starting together apply each revision once: the second
+        waits, then finds nothing to do. A database made before migrations existed (by
+        ``create_all``: the tables are there but not Alembic's version table) is stamped at the
+        first revision, whose schema it has, and upgraded from there.
+        """
+        from alembic import command
+        from alembic.config import Config
+        from sqlalchemy import inspect
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+
+        def upgrade() -> None:
+            with self.engine.execution_options(sqlite_begin="IMMEDIATE").begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    # DDL on tables that do not exist yet takes no lock: serialise starters explicitly.
+                    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+                config.attributes["connection"] = connection
+                tables = set(inspect(connection).get_table_names())
+                if "service_requests" in tables and "alembic_version" not in tables:
+                    command.stamp(config, FIRST_REVISION)
+                command.upgrade(config, "head")
+
+        self._retry(upgrade)
 
     def dispose(self) -> None:
         """Close pooled connections (tests, shutdown)."""

@@ -34,7 +34,7 @@ def db_url(tmp_path: Path) -> str:
 def store(db_url: str) -> Iterator[RecordStore]:
     """A store with its tables created."""
     records = RecordStore(db_url)
-    records.create_all()
+    records.migrate()
     yield records
     records.dispose()
 

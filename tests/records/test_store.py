@@ -97,7 +97,9 @@ def pg_store(postgres_url: str) -> Iterator[RecordStore]:
     """A store on the throw-away PostgreSQL, with fresh tables."""
     store = RecordStore(postgres_url)
     Base.metadata.drop_all(store.engine)
-    store.create_all()
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+    store.migrate()
     yield store
     store.dispose()
 
@@ -169,7 +171,7 @@ def test_nothing_touches_the_database_before_use(tmp_path: Path) -> None:
     path = tmp_path / "not-yet" / "records.db"
     store = RecordStore(f"sqlite:///{path}")
     assert not path.exists()
-    store.create_all()
+    store.migrate()
     assert path.exists()
     store.dispose()
 

@@ -73,6 +73,6 @@ def smtp() -> Iterator[tuple[ScriptedHandler, int]]:
 def store(tmp_path: Path) -> Iterator[RecordStore]:
     """A record store on a fresh SQLite file."""
     records = RecordStore(f"sqlite:///{tmp_path / 'records.db'}")
-    records.create_all()
+    records.migrate()
     yield records
     records.dispose()
