@@ -12,7 +12,7 @@ from actions.agent.finishing import finish_call, result_slots, say_result
 from actions.agent.form import run_for
 from actions.agent.options import start_option
 from ooh.runtime import get_runtime
-from ooh.scripts.engine import Decision, ScriptRun, State
+from ooh.scripts.engine import Decision, Halt, ScriptRun, State
 
 SAFETY_FLAGS = frozenset({"safeguarding", "possible_risk", "risk_ruled_out", "hazard"})
 """Flags that follow the resident into the next script when one script hands over to another."""
@@ -67,7 +67,7 @@ class ActionCompleteScript(Action):
         run = run_for(state)
         if run is None or state is None:
             return []
-        halt = state.get("halt") or {}
+        halt: Halt = state.get("halt") or {}
         events: list[EventType] = [SlotSet("script_state", None), SlotSet("script_answer", None)]
         if halt.get("outcome") == "cancelled":
             dispatcher.utter_message(
@@ -106,7 +106,7 @@ class ActionCompleteScript(Action):
         return events + result_slots(result)
 
     async def _record(self, runtime: Any, tracker: Tracker, run: ScriptRun, state: State, *, partial: bool) -> Any:
-        halt = state.get("halt") or {}
+        halt: Halt = state.get("halt") or {}
         if halt.get("outcome") == "transferred" or partial:
             decision = Decision(outcome="daytime" if partial else "transferred", sub_category=run.config.sub_category)
             if not partial:

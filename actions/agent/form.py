@@ -20,11 +20,8 @@ from ooh.contracts import ChannelHints
 from ooh.runtime import get_runtime
 from ooh.safeguarding import CERTAIN, Detection
 from ooh.scripts.asides import TRUSTED_INTENT, asks_for_person, asks_to_repeat, wants_to_stop
-from ooh.scripts.engine import ScriptRun, State
+from ooh.scripts.engine import Halt, ScriptRun, State
 from ooh.scripts.validators import yes_or_no
-
-Halt = dict[str, Any] | None
-"""Why the script stops: ``switch_to`` another option, or an ``outcome`` (transferred, cancelled...)."""
 
 
 def run_for(state: State | None) -> ScriptRun | None:
@@ -38,7 +35,9 @@ def run_for(state: State | None) -> ScriptRun | None:
     return ScriptRun.for_option(registry, org, state["option"])
 
 
-def interruption(state: State, found: list[Detection], text: str, intent: str | None, confidence: float) -> Halt:
+def interruption(
+    state: State, found: list[Detection], text: str, intent: str | None, confidence: float
+) -> Halt | None:
     """Whether the answer is really a request to leave the script (a certain risk, a person, stop).
 
     A risk whose own option is already running, or which the running script handles itself
@@ -47,7 +46,7 @@ def interruption(state: State, found: list[Detection], text: str, intent: str | 
     option = state.get("option")
     for detection in risks(found):
         kind = detection.kind
-        if detection.tier == CERTAIN and kind.option != option and option not in kind.stay_in:
+        if detection.tier == CERTAIN and kind.option and kind.option != option and option not in kind.stay_in:
             return {"switch_to": kind.option, "safeguarding": kind.name}
     if asks_for_person(text, intent, confidence):
         return {"outcome": "transferred", "reason": "asked_for_person"}
@@ -56,7 +55,9 @@ def interruption(state: State, found: list[Detection], text: str, intent: str | 
     return None
 
 
-def settle_risk_check(state: State, found: list[Detection], text: str, intent: str | None) -> tuple[State, Halt]:
+def settle_risk_check(
+    state: State, found: list[Detection], text: str, intent: str | None
+) -> tuple[State, Halt | None]:
     """Apply the answer to the direct question about a possible risk.
 
     A clear "no" clears it and goes back to what the resident asked for; anything else ("yes",
@@ -76,7 +77,7 @@ def settle_risk_check(state: State, found: list[Detection], text: str, intent: s
             return state, {"outcome": "ruled_out", "reason": "resident_said_no_danger"}
         return state, None
     state["flags"] = [*flags, f"safeguarding:{kind.name}"]
-    if kind.option == state.get("option") or state.get("option") in kind.stay_in:
+    if not kind.option or kind.option == state.get("option") or state.get("option") in kind.stay_in:
         return state, None
     return state, {"switch_to": kind.option, "safeguarding": kind.name}
 

@@ -23,7 +23,7 @@ from ooh.orgs.loader import Organisation, Registry
 from ooh.orgs.models import FaqEntry
 from ooh.runtime import Runtime, get_runtime
 from ooh.safeguarding import CERTAIN
-from ooh.scripts.engine import ScriptRun
+from ooh.scripts.engine import RiskCheck, ScriptRun
 
 FORM = "script_form"
 
@@ -105,7 +105,7 @@ async def start_option(
     org: Organisation,
     option_id: str,
     flags: list[str] | None = None,
-    risk_check: dict[str, Any] | None = None,
+    risk_check: RiskCheck | None = None,
 ) -> list[EventType]:
     """Run the organisation's handling of one option: hours, FAQ, signpost or its script.
 

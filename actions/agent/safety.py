@@ -27,6 +27,7 @@ from ooh.safeguarding import (
     Safeguarding,
     scores_from_entities,
 )
+from ooh.scripts.engine import RiskCheck
 
 
 def latest_intent(message: dict[str, Any]) -> tuple[str | None, float]:
@@ -81,6 +82,6 @@ def say_risks(dispatcher: CollectingDispatcher, found: list[Detection], flags: l
     return added
 
 
-def risk_check(detection: Detection, otherwise: str | None) -> dict[str, Any]:
+def risk_check(detection: Detection, otherwise: str | None) -> RiskCheck:
     """The script state's pending direct question about a possible risk."""
     return {"kind": detection.kind.name, "question": detection.kind.question, "else": otherwise}

@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from ooh.addresses.matcher import Address, AddressMatch, one_line
 from ooh.contracts import Choice, Expect
@@ -38,6 +38,31 @@ MAX_ATTEMPTS = 2
 CLOSING_SLOTS = ("caller_name", "contact_number")
 
 State = dict[str, Any]
+"""A script run's state, saved in the ``script_state`` slot (plain JSON, so a restart loses nothing):
+``po``, ``option``, ``answers``, ``attempts``, ``pending`` (an address awaiting confirmation),
+``address``, ``flags``, ``risk_check`` (:class:`RiskCheck`) and ``halt`` (:class:`Halt`)."""
+
+
+class Halt(TypedDict, total=False):
+    """Why a script stops before its last question (``state["halt"]``)."""
+
+    #: Start another option instead (a certain risk to a person found mid-script).
+    switch_to: str
+    #: The risk kind behind a switch or a hand-over, recorded as a flag.
+    safeguarding: str
+    #: Finish now with this outcome: ``transferred``, ``cancelled``, ``ruled_out``, ``signposted``.
+    outcome: str
+    #: Why, for the record (``asked_for_person``, ``resident_stopped``, ``out_of_area``...).
+    reason: str
+    #: What to tell the resident, when the outcome's own words do not fit.
+    message: str
+    #: The decision-table rule (its index) that settled the outcome before the last question.
+    rule: int
+
+
+RiskCheck = TypedDict("RiskCheck", {"kind": str, "question": str, "else": "str | None"})
+"""A direct question about a possible risk, pending in ``state["risk_check"]``: the kind, its
+question, and the option to start instead when the answer rules the risk out (``else``)."""
 
 
 @dataclass
