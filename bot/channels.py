@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from rasa.core.channels.rest import RestInput
 
+from ooh.contracts import VOICE_CHANNEL
+
 
 class VoiceInput(RestInput):
     """REST input named ``voice``."""
@@ -16,4 +18,4 @@ class VoiceInput(RestInput):
     @classmethod
     def name(cls) -> str:
         """The channel name stored with every message and service request."""
-        return "voice"
+        return VOICE_CHANNEL

@@ -14,6 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+VOICE_CHANNEL = "voice"
+"""The Rasa channel phone calls come in by (``bot/channels.py``): the only one that can put a
+caller through to a number, so the only one ever told an on-call officer's direct number."""
+
 
 class Choice(BaseModel):
     """One option of a choice question; keypad digit = position in the list, from 1."""

@@ -55,6 +55,10 @@ class CallContext:
     transcript: list[dict[str, Any]]
     started_at: datetime
     now: datetime
+    #: Whether the channel can put the resident through to a number (a phone call). Only then is
+    #: the on-call officer's direct number handed to the channel: chat residents get the
+    #: organisation's public number in the words instead.
+    can_transfer: bool = False
 
 
 @dataclass(frozen=True)
@@ -169,9 +173,9 @@ async def finish(runtime: Runtime, context: CallContext, ending: Ending) -> Fini
     if refers:
         _dispatch_later(runtime, org, request, now)
     reply = f"{text} Your reference is {request.reference}.".strip()
-    transfer_to = ending.transfer_to
-    if ending.outcome == "transferred":
-        transfer_to = transfer_to or transfer_number(org, ending.service_option, ending.sub_category, now)
+    transfer_to = None
+    if ending.outcome == "transferred" and context.can_transfer:
+        transfer_to = ending.transfer_to or transfer_number(org, ending.service_option, ending.sub_category, now)
     return FinishResult(
         ending.outcome, reply, ending.service_option, request, None, ending.priority, transfer_to=transfer_to
     )

@@ -14,7 +14,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from ooh.contracts import ChannelHints, Finished, Transfer
+from ooh.contracts import VOICE_CHANNEL, ChannelHints, Finished, Transfer
 from ooh.finish import CallContext, Ending, FinishResult, finish
 from ooh.orgs.loader import Organisation
 from ooh.runtime import Runtime
@@ -99,6 +99,7 @@ def call_context(runtime: Runtime, tracker: Tracker, org: Organisation) -> CallC
         transcript=transcript(tracker),
         started_at=started_at(tracker, runtime),
         now=runtime.now(clock_override(tracker)),
+        can_transfer=tracker.get_latest_input_channel() == VOICE_CHANNEL,
     )
 
 

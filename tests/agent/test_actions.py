@@ -40,10 +40,15 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
 
 
 def load(name: str, **changes: Any) -> Tracker:
-    """A saved tracker, with the latest message or slots changed for the case at hand."""
+    """A saved tracker, with the latest message, its channel or slots changed for the case at hand."""
     data = json.loads((TRACKERS / f"{name}.json").read_text())
     for key, value in changes.items():
-        if key in {"text", "intent", "po"}:
+        if key == "channel":
+            data["latest_input_channel"] = value
+            for event in data["events"]:
+                if event.get("event") == "user":
+                    event["input_channel"] = value
+        elif key in {"text", "intent", "po"}:
             message = data["latest_message"]
             if key == "text":
                 message["text"] = value
@@ -106,8 +111,15 @@ async def test_form_applies_an_answer_and_completion_gives_a_reference(runtime: 
     assert state["answers"]["q_problem"] == "heating"
     finished = copy.deepcopy(state)
     finished["halt"] = {"outcome": "transferred", "reason": "asked_for_person"}
+    # In chat, the hand-over names the organisation's public number and no direct number is sent.
     dispatcher = CollectingDispatcher()
     tracker = load("repair_reported_enfield", script_state=finished, service_option="housing_repairs")
+    await ActionCompleteScript().run(dispatcher, tracker, DOMAIN)
+    assert "transfer" not in dispatcher.messages[-1]["custom"]
+    assert "020 7946 0101" in dispatcher.messages[-2]["text"], dispatcher.messages[-2]["text"]
+    # On the phone, the channel is told where to put the call.
+    dispatcher = CollectingDispatcher()
+    tracker = load("repair_reported_enfield", script_state=finished, service_option="housing_repairs", channel="voice")
     slots = slot_events(await ActionCompleteScript().run(dispatcher, tracker, DOMAIN))
     assert slots["call_outcome"] == "transferred"
     told, transfer = dispatcher.messages[-2:]
