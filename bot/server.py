@@ -9,6 +9,7 @@ every reply is still validated, with the same error as before.
 
 from __future__ import annotations
 
+import os
 import sys
 from functools import cache
 from typing import Any
@@ -18,6 +19,13 @@ from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.constants import DOCS_BASE_URL
+
+from ooh.secrets import operator_token
+from ooh.settings import get_settings
+
+
+MAX_REQUEST_BYTES = 256 * 1024
+"""Largest HTTP request body Rasa accepts (a chat message is at most a few kB)."""
 
 
 @cache
@@ -43,11 +51,20 @@ def validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
 
 
 def main() -> None:
-    """Run Rasa's command line with the fix in place."""
+    """Run Rasa's command line with the fix in place and its HTTP API locked by the operator token.
+
+    The token is added here, from settings (``OOH_API_TOKEN`` or the kept one), rather than on the
+    command line that starts this process, where any local user could read it in a process list.
+    """
     RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
     from rasa.__main__ import main as rasa_main
 
     sys.argv[0] = "rasa"
+    # Sanic reads SANIC_* settings when Rasa builds its app: no request body over this (chat
+    # messages are capped far lower in bot/channels.py; this stops a flood before it is parsed).
+    os.environ.setdefault("SANIC_REQUEST_MAX_SIZE", str(MAX_REQUEST_BYTES))
+    if len(sys.argv) > 1 and sys.argv[1] == "run" and "--auth-token" not in sys.argv:
+        sys.argv += ["--auth-token", operator_token(get_settings())]
     rasa_main()
 
 

@@ -41,8 +41,10 @@ class Caller(ABC):
 
     rate: int = 8000
 
-    def __init__(self, gateway_url: str) -> None:
+    def __init__(self, gateway_url: str, token: str = "") -> None:
         self.gateway_url = gateway_url
+        #: The operator token: call logs are personal data (``Authorization: Bearer``).
+        self.token = token
         self.call_id: str | None = None
         #: Frames waiting to be sent, each marked when it is the last one with speech in it.
         self._outgoing: deque[tuple[bytes, bool]] = deque()
@@ -136,7 +138,8 @@ class Caller(ABC):
     def log(self) -> dict[str, Any]:
         """The gateway's log of this call."""
         assert self.call_id is not None
-        return dict(http_json(f"{self.gateway_url}/calls/{urllib.parse.quote(self.call_id)}"))
+        url = f"{self.gateway_url}/calls/{urllib.parse.quote(self.call_id)}"
+        return dict(http_json(url, headers={"Authorization": f"Bearer {self.token}"}))
 
     def said(self, kind: str = "agent") -> list[str]:
         """Everything the agent (or the caller, as recognised) said so far."""
@@ -193,8 +196,8 @@ class WebCaller(Caller):
 
     rate = 16000
 
-    def __init__(self, gateway_url: str, po: str | None) -> None:
-        super().__init__(gateway_url)
+    def __init__(self, gateway_url: str, po: str | None, token: str = "") -> None:
+        super().__init__(gateway_url, token)
         self.po = po
         self.captions: list[tuple[str, str]] = []
         self.transfer_number: str | None = None
@@ -251,8 +254,10 @@ class TwilioCaller(Caller):
 
     rate = 8000
 
-    def __init__(self, gateway_url: str, dialled: str, caller_number: str = "+447700900555") -> None:
-        super().__init__(gateway_url)
+    def __init__(
+        self, gateway_url: str, dialled: str, caller_number: str = "+447700900555", token: str = ""
+    ) -> None:
+        super().__init__(gateway_url, token)
         self.dialled = dialled
         self.caller_number = caller_number
         self.stream_sid = "MZ" + uuid.uuid4().hex
@@ -318,8 +323,8 @@ class AudioSocketCaller(Caller):
 
     rate = 8000
 
-    def __init__(self, gateway_url: str, port: int, dialled: str) -> None:
-        super().__init__(gateway_url)
+    def __init__(self, gateway_url: str, port: int, dialled: str, token: str = "") -> None:
+        super().__init__(gateway_url, token)
         digits = "".join(ch for ch in dialled if ch.isdigit()).zfill(12)
         self.call_id = f"00000000-0000-4000-8000-{digits}"
         self.port = port

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -28,7 +29,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from ooh.cli import rasa_server_command, warm_up
+from ooh.cli import action_server_command, rasa_server_command, warm_up, write_endpoints
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -41,10 +42,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def http_json(url: str, payload: Any | None = None, timeout: float = 60) -> Any:
+def http_json(url: str, payload: Any | None = None, timeout: float = 60, headers: dict[str, str] | None = None) -> Any:
     """GET (or POST a JSON payload) and decode the JSON answer."""
     data = json.dumps(payload).encode() if payload is not None else None
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json", **(headers or {})})
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read() or b"null")
 
@@ -113,6 +114,16 @@ class Stack:
         """Rasa's base URL."""
         return f"http://127.0.0.1:{self.rasa_port}"
 
+    @property
+    def token(self) -> str:
+        """The operator token for Rasa's HTTP API."""
+        return self.env["OOH_API_TOKEN"]
+
+    def api(self, path: str) -> str:
+        """A URL of Rasa's HTTP API with the operator token (``/conversations/x/tracker``)."""
+        separator = "&" if "?" in path else "?"
+        return f"{self.base}{path}{separator}token={urllib.parse.quote(self.token)}"
+
     def send(self, sender: str, text: str, po: str | None = "enfield", now: str | None = None) -> list[str]:
         """Send one message; return the texts of the agent's replies."""
         metadata: dict[str, Any] = {}
@@ -134,7 +145,7 @@ class Stack:
 
     def slots(self, sender: str) -> dict[str, Any]:
         """The tracker's slots for a conversation."""
-        tracker = http_json(f"{self.base}/conversations/{sender}/tracker")
+        tracker = http_json(self.api(f"/conversations/{urllib.parse.quote(sender)}/tracker"))
         return dict(tracker.get("slots") or {})
 
     def start(self, model: Path, endpoints: Path) -> None:
@@ -142,7 +153,7 @@ class Stack:
         log_dir = self.workdir / "logs"
         log_dir.mkdir(exist_ok=True)
         actions = subprocess.Popen(
-            [str(BIN / "python"), "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.action_port)],
+            action_server_command(self.action_port),
             cwd=ROOT,
             env=self.env,
             stdout=(log_dir / "actions.log").open("ab"),
@@ -157,8 +168,8 @@ class Stack:
         )
         self.processes = [actions, rasa]
         wait_for(f"http://127.0.0.1:{self.action_port}/health", 120, actions)
-        warm_up(self.action_port)
-        wait_for(f"{self.base}/status", 300, rasa)
+        warm_up(self.action_port, self.env["OOH_ACTION_SECRET"])
+        wait_for(self.api("/status"), 300, rasa)
 
     def stop(self) -> None:
         """Stop both servers."""
@@ -187,16 +198,8 @@ def trained_model() -> Path:
 
 
 def endpoints_file(workdir: Path, action_port: int, redis_port: int | None = None) -> Path:
-    """Endpoints for a test stack: SQLite tracker store, or Redis with a Redis lock store."""
-    lines = ["action_endpoint:", f'  url: "http://127.0.0.1:{action_port}/webhook"']
-    if redis_port:
-        common = ['  url: "127.0.0.1"', f"  port: {redis_port}", "  db: 0"]
-        lines += ["tracker_store:", "  type: redis", *common, "lock_store:", "  type: redis", *common]
-    else:
-        lines += ["tracker_store:", "  type: SQL", '  dialect: "sqlite"', f'  db: "{workdir / "conversations.db"}"']
-    path = workdir / f"endpoints-{action_port}.yml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    """Endpoints for a test stack, written as ``make run`` writes them (SQLite, or Redis by port)."""
+    return write_endpoints(action_port, f"redis://127.0.0.1:{redis_port}/0" if redis_port else None, workdir)
 
 
 def smtp_controller() -> tuple[Controller, RecordingHandler]:
@@ -217,6 +220,10 @@ def stack_env(workdir: Path, smtp_port: int) -> dict[str, str]:
             "OOH_SMTP_PORT": str(smtp_port),
             "OOH_SMTP_RETRY_DELAY_SECONDS": "0",
             "OOH_ALLOW_CLOCK_OVERRIDE": "true",
+            "OOH_SECRETS_DIR": str(workdir / "secrets"),
+            # Each stack its own operator token and action secret, as a deployment would set them.
+            "OOH_API_TOKEN": secrets.token_urlsafe(32),
+            "OOH_ACTION_SECRET": secrets.token_urlsafe(32),
             "TF_CPP_MIN_LOG_LEVEL": "3",
         }
     )
@@ -313,6 +320,8 @@ class VoiceGateway:
     recordings: Path
     twilio: FakeTwilioApi
     process: subprocess.Popen[bytes]
+    #: The operator token (call logs and recordings need it).
+    token: str
 
 
 def running_gateway(stack: Stack, clock: str) -> Iterator[VoiceGateway]:
@@ -340,7 +349,7 @@ def running_gateway(stack: Stack, clock: str) -> Iterator[VoiceGateway]:
     )
     try:
         wait_for(f"http://127.0.0.1:{port}/health", 180, process)
-        yield VoiceGateway(f"http://127.0.0.1:{port}", audiosocket_port, recordings, twilio, process)
+        yield VoiceGateway(f"http://127.0.0.1:{port}", audiosocket_port, recordings, twilio, process, stack.token)
     finally:
         process.terminate()
         try:

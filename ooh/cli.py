@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ooh.orgs.errors import ConfigError
 from ooh.orgs.loader import load_registry
+from ooh.secrets import SECRET_HEADER, action_secret, operator_token
 from ooh.settings import PROJECT_ROOT, get_settings
 
 BOT = PROJECT_ROOT / "bot"
@@ -93,13 +94,19 @@ def train(force: bool = False) -> Path:
 
 
 def rasa_server_command(port: int, model: Path, endpoints: Path) -> list[str]:
-    """``rasa run --enable-api`` through :mod:`bot.server` (same server, one fix), for run and tests."""
+    """``rasa run --enable-api`` through :mod:`bot.server`, for run and tests.
+
+    The API is locked by the operator token, which :mod:`bot.server` adds itself (from the
+    environment, so it never shows in a process list), and listens on ``OOH_BIND_HOST`` only.
+    """
     return [
         sys.executable,
         "-m",
         "bot.server",
         "run",
         "--enable-api",
+        "--interface",
+        get_settings().bind_host,
         "--port",
         str(port),
         "--model",
@@ -111,10 +118,16 @@ def rasa_server_command(port: int, model: Path, endpoints: Path) -> list[str]:
     ]
 
 
-def write_endpoints(action_port: int, redis_url: str | None) -> Path:
-    """Endpoints for this run: SQLite tracker store by default, Redis (with lock store) by URL."""
-    VAR.mkdir(exist_ok=True)
-    lines = ["action_endpoint:", f'  url: "http://127.0.0.1:{action_port}/webhook"']
+def write_endpoints(action_port: int, redis_url: str | None, folder: Path = VAR) -> Path:
+    """Endpoints for a stack: SQLite tracker store in ``folder`` by default, Redis (with lock store) by URL."""
+    folder.mkdir(exist_ok=True)
+    # The secret is read from the environment by Rasa when it loads this file: never written here.
+    lines = [
+        "action_endpoint:",
+        f'  url: "http://127.0.0.1:{action_port}/webhook"',
+        "  headers:",
+        f'    {SECRET_HEADER}: "${{OOH_ACTION_SECRET}}"',
+    ]
     if redis_url:
         url = urllib.parse.urlparse(redis_url)
         db = (url.path or "/0").lstrip("/") or "0"
@@ -123,13 +136,24 @@ def write_endpoints(action_port: int, redis_url: str | None) -> Path:
             common.append(f'  password: "{url.password}"')
         lines += ["tracker_store:", "  type: redis", *common, "lock_store:", "  type: redis", *common]
     else:
-        lines += ["tracker_store:", "  type: SQL", '  dialect: "sqlite"', f'  db: "{VAR / "conversations.db"}"']
-    path = VAR / "endpoints.yml"
+        lines += ["tracker_store:", "  type: SQL", '  dialect: "sqlite"', f'  db: "{folder / "conversations.db"}"']
+    path = folder / f"endpoints-{action_port}.yml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
 
-def warm_up(action_port: int) -> None:
+def action_server_command(port: int) -> list[str]:
+    """The action server (:mod:`actions.server`: Rasa SDK's, behind the shared secret)."""
+    return [sys.executable, "-m", "actions.server", "--port", str(port)]
+
+
+def stack_secrets(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with the operator token and the action secret set, so every process agrees on them."""
+    settings = get_settings()
+    return {**env, "OOH_API_TOKEN": operator_token(settings), "OOH_ACTION_SECRET": action_secret(settings)}
+
+
+def warm_up(action_port: int, secret: str) -> None:
     """Ask the action server to load its data and matchers now (``action_warm_up``)."""
     import json
     import urllib.request
@@ -139,7 +163,7 @@ def warm_up(action_port: int) -> None:
     request = urllib.request.Request(
         f"http://127.0.0.1:{action_port}/webhook",
         data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", SECRET_HEADER: secret},
     )
     with urllib.request.urlopen(request, timeout=120) as response:
         response.read()
@@ -167,13 +191,9 @@ def run(rasa_port: int, action_port: int) -> int:
     model = train()
     settings = get_settings()
     endpoints = write_endpoints(action_port, settings.redis_url or os.environ.get("REDIS_URL"))
-    env = dict(os.environ)
+    env = stack_secrets(dict(os.environ))
     bin_dir = Path(sys.executable).parent
-    actions = subprocess.Popen(
-        [str(bin_dir / "python"), "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
-        cwd=PROJECT_ROOT,
-        env=env,
-    )
+    actions = subprocess.Popen(action_server_command(action_port), cwd=PROJECT_ROOT, env=env)
     rasa = subprocess.Popen(rasa_server_command(rasa_port, model, endpoints), cwd=PROJECT_ROOT, env=env)
     voice_env = {**env, "OOH_RASA_URL": f"http://127.0.0.1:{rasa_port}"}
     voice = subprocess.Popen([str(bin_dir / "python"), "-m", "voice_gateway"], cwd=PROJECT_ROOT, env=voice_env)
@@ -188,15 +208,17 @@ def run(rasa_port: int, action_port: int) -> int:
     signal.signal(signal.SIGINT, stop)
     ok = wait_for(f"http://127.0.0.1:{action_port}/health", 120)
     if ok:
-        warm_up(action_port)
-    ok = ok and wait_for(f"http://127.0.0.1:{rasa_port}/status", 300)
+        warm_up(action_port, env["OOH_ACTION_SECRET"])
+    token = urllib.parse.quote(env["OOH_API_TOKEN"])
+    ok = ok and wait_for(f"http://127.0.0.1:{rasa_port}/status?token={token}", 300)
     voice_port = settings.voice_port
     ok = ok and wait_for(f"http://127.0.0.1:{voice_port}/health", 180)
     if ok:
         print(
             f"Ready: chat on http://127.0.0.1:{rasa_port}/webhooks/rest/webhook, actions on :{action_port}, "
             f"voice on http://127.0.0.1:{voice_port}/web/talk?po=enfield (Twilio webhook /twilio/voice, "
-            f"AudioSocket on :{settings.audiosocket_port})",
+            f"AudioSocket on :{settings.audiosocket_port}). Rasa's API needs ?token= with the operator "
+            f"token ({'OOH_API_TOKEN' if settings.api_token else settings.secrets_dir / 'api_token'}).",
             flush=True,
         )
     while all(process.poll() is None for process in processes):

@@ -59,6 +59,8 @@ class CallContext:
     #: the on-call officer's direct number handed to the channel: chat residents get the
     #: organisation's public number in the words instead.
     can_transfer: bool = False
+    #: The call recording's server-issued id (phone calls), stored on the request.
+    recording_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,7 @@ async def finish(runtime: Runtime, context: CallContext, ending: Ending) -> Fini
         transcript=context.transcript,
         channel=context.channel,
         sender_id=context.sender_id,
+        recording_id=context.recording_id,
         started_at=context.started_at,
         ended_at=now,
         flags=ending.flags,

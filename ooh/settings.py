@@ -47,6 +47,13 @@ class Settings(BaseSettings):
         twilio_api_base: Twilio's REST API (a transfer redirects the live call there).
         twilio_account_sid: Account for the REST API (transfers need it).
         twilio_auth_token: Its token.
+        api_token: The operator token for Rasa's HTTP API (``?token=``, Rasa's ``--auth-token``).
+            Unset: one is generated once and kept in ``secrets_dir``, readable by its owner only.
+        action_secret: Shared secret Rasa sends the action server with every action call
+            (``X-OOH-Action-Secret``); unset: generated and kept like the API token.
+        bind_host: Interface Rasa and the action server listen on. Loopback by default: put a
+            TLS-terminating proxy in front for the chat webhook, never expose them directly.
+        secrets_dir: Where generated secrets are kept (folder 0700, files 0600).
     """
 
     service_scripts_dir: Path = PROJECT_ROOT / "service_scripts"
@@ -75,6 +82,10 @@ class Settings(BaseSettings):
     twilio_api_base: str = "https://api.twilio.com"
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None
+    api_token: str | None = None
+    action_secret: str | None = None
+    bind_host: str = "127.0.0.1"
+    secrets_dir: Path = PROJECT_ROOT / "var" / "secrets"
 
     class Config:
         """Pydantic options: every setting can be given as ``OOH_<NAME>``."""

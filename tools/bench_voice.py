@@ -108,9 +108,9 @@ def recogniser_figures(recognizers: list[SpeechRecognizer]) -> None:
                 )
 
 
-async def one_call(url: str, answers: list[str]) -> tuple[list[float], bool]:
+async def one_call(url: str, answers: list[str], token: str) -> tuple[list[float], bool]:
     """A web call answering the repairs script's first questions by voice; its latencies."""
-    caller = WebCaller(url, "enfield")
+    caller = WebCaller(url, "enfield", token=token)
     await caller.start()
     try:
         for text in answers:
@@ -137,7 +137,7 @@ def call_figures(counts: list[int]) -> None:
     gateway_gen = running_gateway(stack, SAT_NIGHT)
     gateway = next(gateway_gen)
     try:
-        asyncio.run(one_call(gateway.url, answers))  # warm-up call
+        asyncio.run(one_call(gateway.url, answers, gateway.token))  # warm-up call
         print("\n## Calls (web, 16 kHz, real time; end of caller speech -> first agent audio byte)\n")
         print("| concurrent calls | turns | p50 ms | p95 ms | calls completed |")
         print("|---|---|---|---|---|")
@@ -145,7 +145,7 @@ def call_figures(counts: list[int]) -> None:
         for count in counts:
 
             async def many(n: int = count) -> list[tuple[list[float], bool]]:
-                return list(await asyncio.gather(*(one_call(gateway.url, answers) for _ in range(n))))
+                return list(await asyncio.gather(*(one_call(gateway.url, answers, gateway.token) for _ in range(n))))
 
             results = asyncio.run(many())
             latencies = [x for lat, _ in results for x in lat]

@@ -10,18 +10,20 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse
 
 from ooh.orgs.loader import load_registry
+from ooh.records.recordings import recording_path
 from ooh.records.store import RecordStore
 from ooh.settings import Settings, get_settings
 from voice_gateway import audiosocket, twilio, web
 from voice_gateway.agent import AgentClient
 from voice_gateway.call import VoiceOptions, VoiceServices
-from voice_gateway.deps import Gateway, GatewayDep
+from voice_gateway.deps import Gateway, GatewayDep, OperatorDep
 from voice_gateway.routing import Router
 from voice_gateway.stt import make_recognizer
 from voice_gateway.tts import Pyttsx3Synthesizer
@@ -91,7 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok", "recognizer": app.state.gateway.services.recognizer.name}
 
     @app.get("/calls/{call_id}")
-    async def call_log(call_id: str, gateway: GatewayDep) -> dict[str, object]:
+    async def call_log(call_id: str, gateway: GatewayDep, _: OperatorDep) -> dict[str, object]:
         """What happened on a recent call (for operators checking a complaint, and tests)."""
         log = gateway.logs.get(call_id)
         if log is None:
@@ -99,16 +101,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return log.__dict__
 
     @app.get("/recordings/{reference}")
-    async def recording(reference: str, gateway: GatewayDep) -> FileResponse:
-        """The recording of the call a service request came from (spec 7.1.9 d)."""
-        request = await asyncio.to_thread(gateway.store.get, reference.upper())
+    async def recording(reference: str, gateway: GatewayDep, who: OperatorDep) -> FileResponse:
+        """The recording of the call a service request came from (spec 7.1.9 d); each play audited."""
+        request = await asyncio.to_thread(gateway.store.get, reference)
         if request is None:
-            raise HTTPException(404, f"No service request {reference}")
-        if request.channel != "voice" or not request.sender_id:
-            raise HTTPException(404, f"{reference} did not come from a call")
-        path = Path(gateway.settings.recordings_dir) / f"{request.sender_id}.wav"
+            raise HTTPException(404, "No such service request")
+        if request.channel != "voice" or not request.recording_id:
+            raise HTTPException(404, f"{request.reference} did not come from a call")
+        try:
+            path = recording_path(Path(gateway.settings.recordings_dir), request.recording_id)
+        except ValueError:
+            raise HTTPException(404, f"{request.reference} has no valid recording") from None
         if not path.exists():
-            raise HTTPException(404, f"The recording of {reference} is not stored (yet)")
-        return FileResponse(path, media_type="audio/wav", filename=f"{reference}.wav")
+            raise HTTPException(404, f"The recording of {request.reference} is not stored (yet)")
+        note, now = f"Recording played by {who}", datetime.now(timezone.utc)
+        await asyncio.to_thread(gateway.store.add_update, request.reference, "access", note, now=now)
+        return FileResponse(path, media_type="audio/wav", filename=f"{request.reference}.wav")
 
     return app

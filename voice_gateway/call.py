@@ -30,6 +30,7 @@ import numpy as np
 
 from ooh.contracts import Expect, Transfer
 from ooh.orgs.loader import Organisation
+from ooh.records.recordings import new_recording_id, recording_path
 from ooh.scripts.validators import yes_or_no
 from voice_gateway.agent import AgentClient, AgentTurn
 from voice_gateway.audio import FRAME_MS, EndOfUtterance, frames, write_wav
@@ -186,6 +187,9 @@ class Call:
         self.services = services
         self.sink = sink
         self.call_id = call_id
+        #: The recording's file name: issued here, never taken from anything a client sent (a call
+        #: id chosen by a client once named a file outside the recordings folder).
+        self.recording_id = new_recording_id()
         self.rate = sample_rate
         self.options = services.options
         self.log = CallLog(call_id, protocol, dialled)
@@ -346,7 +350,11 @@ class Call:
 
     # ------------------------------------------------------------------ the conversation
     def _metadata(self) -> dict[str, Any]:
-        metadata: dict[str, Any] = {"po": self.org.id if self.org else None, "call_id": self.call_id}
+        metadata: dict[str, Any] = {
+            "po": self.org.id if self.org else None,
+            "call_id": self.call_id,
+            "recording_id": self.recording_id,
+        }
         if self.options.clock:
             metadata["now"] = self.options.clock
         return metadata
@@ -413,7 +421,7 @@ class Call:
         finally:
             await self._stop_playback(clear=False)
             self.log.ended = True
-            path = self.options.recordings_dir / f"{self.call_id}.wav"
+            path = recording_path(self.options.recordings_dir, self.recording_id)
             self.log.recording = str(await asyncio.to_thread(self.recording.save, path))
 
     async def _converse(self) -> None:

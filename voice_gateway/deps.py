@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hmac
 from collections import OrderedDict
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, HTTPException, Request
 from fastapi.requests import HTTPConnection
 
 from ooh.records.store import RecordStore
+from ooh.secrets import operator_token
 from ooh.settings import Settings
 from voice_gateway.call import Call, CallLog, CallSink, VoiceServices
 
@@ -53,3 +55,21 @@ def get_gateway(connection: HTTPConnection) -> Gateway:
 
 
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
+
+
+def require_operator(request: Request, gateway: GatewayDep) -> str:
+    """Routes with personal data need the operator token (``Authorization: Bearer`` or ``?token=``).
+
+    Until staff sign in per organisation (the staff accounts of the trust-boundary issue), only the
+    operator who holds ``OOH_API_TOKEN`` may read call logs and play recordings; every access is
+    written to the request's history.
+    """
+    header = request.headers.get("authorization", "")
+    given = header[7:] if header.lower().startswith("bearer ") else request.query_params.get("token", "")
+    expected = operator_token(gateway.settings)
+    if not given or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise HTTPException(401, "This needs the operator token.", headers={"WWW-Authenticate": "Bearer"})
+    return "operator"
+
+
+OperatorDep = Annotated[str, Depends(require_operator)]

@@ -17,6 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from ooh.contracts import VOICE_CHANNEL, ChannelHints, Finished, Transfer
 from ooh.finish import CallContext, Ending, FinishResult, finish
 from ooh.orgs.loader import Organisation
+from ooh.records.recordings import is_recording_id
 from ooh.runtime import Runtime
 
 REPAIR_OPTIONS = ("housing_repairs", "lift_repairs")
@@ -92,6 +93,9 @@ def say_result(dispatcher: CollectingDispatcher, result: FinishResult) -> None:
 
 def call_context(runtime: Runtime, tracker: Tracker, org: Organisation) -> CallContext:
     """What the core needs to know about this conversation, read off the tracker."""
+    voice = tracker.get_latest_input_channel() == VOICE_CHANNEL
+    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    recording = metadata.get("recording_id") if isinstance(metadata, dict) else None
     return CallContext(
         org=org,
         sender_id=tracker.sender_id,
@@ -99,7 +103,8 @@ def call_context(runtime: Runtime, tracker: Tracker, org: Organisation) -> CallC
         transcript=transcript(tracker),
         started_at=started_at(tracker, runtime),
         now=runtime.now(clock_override(tracker)),
-        can_transfer=tracker.get_latest_input_channel() == VOICE_CHANNEL,
+        can_transfer=voice,
+        recording_id=recording if voice and is_recording_id(recording) else None,
     )
 
 

@@ -41,7 +41,7 @@ REQUEST_STATUSES = ("open", "closed")
 #: Values of ``ServiceRequest.referral_status``.
 REFERRAL_STATUSES = ("pending", "sent", "failed", "not_required")
 #: Values of ``RequestUpdate.kind``.
-UPDATE_KINDS = ("duplicate_report", "status_query", "referral_attempt", "note")
+UPDATE_KINDS = ("duplicate_report", "status_query", "referral_attempt", "note", "access")
 
 
 class UTCDateTime(TypeDecorator):  # type: ignore[type-arg]
@@ -94,6 +94,8 @@ class ServiceRequest(Base):
     transcript = Column(JSON, nullable=False, default=list)
     channel = Column(String(64))
     sender_id = Column(String(200))
+    #: The call recording's file name, issued by the voice gateway (never a client-sent id).
+    recording_id = Column(String(32))
     started_at = Column(UTCDateTime)
     ended_at = Column(UTCDateTime)
     referral_dispatched_at = Column(UTCDateTime)

@@ -108,6 +108,7 @@ class ServiceRequestView:
     transcript: list[dict[str, Any]]
     channel: str | None
     sender_id: str | None
+    recording_id: str | None
     started_at: datetime | None
     ended_at: datetime | None
     referral_dispatched_at: datetime | None
@@ -324,6 +325,7 @@ class RecordStore:
             transcript=[dict(line) for line in row.transcript or []],
             channel=row.channel,
             sender_id=row.sender_id,
+            recording_id=row.recording_id,
             started_at=self._local(row.started_at),
             ended_at=self._local(row.ended_at),
             referral_dispatched_at=self._local(row.referral_dispatched_at),
@@ -371,6 +373,7 @@ class RecordStore:
         transcript: Sequence[dict[str, Any]] | None = None,
         channel: str | None = None,
         sender_id: str | None = None,
+        recording_id: str | None = None,
         started_at: datetime | None = None,
         ended_at: datetime | None = None,
         flags: Sequence[str] | None = None,
@@ -399,6 +402,7 @@ class RecordStore:
             transcript: ``[{"at", "speaker", "text"}, ...]``.
             channel: Input channel (``rest``, ``voice``, ...).
             sender_id: Conversation id.
+            recording_id: The call recording's server-issued id (phone calls only).
             started_at: When the conversation started.
             ended_at: When it ended.
             flags: E.g. ``address_unverified``, ``caller_could_not_answer``.
@@ -438,6 +442,7 @@ class RecordStore:
                 transcript=[dict(line) for line in transcript or []],
                 channel=channel,
                 sender_id=sender_id,
+                recording_id=recording_id,
                 started_at=self._aware(started_at) if started_at else None,
                 ended_at=self._aware(ended_at) if ended_at else None,
                 referral_status=referral_status,

@@ -83,3 +83,58 @@ def test_resident_who_cannot_answer_still_gets_action(stack: Stack, any_address)
     )
     slots = stack.slots(who)
     assert slots["call_outcome"] == "referred"
+
+
+def post_raw(stack: Stack, body: bytes) -> tuple[int, str]:
+    """POST raw bytes to the chat webhook: (status, body text), refusals included."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{stack.base}/webhooks/rest/webhook", data=body, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        ({"sender": "x1", "message": 12345, "metadata": {"po": "enfield"}}, "'message' must be text"),
+        ({"sender": "x2", "message": "I want to kill myself", "metadata": "enfield"}, "'metadata' must be"),
+        ({"sender": "x3", "message": "I want to kill myself", "metadata": ["enfield"]}, "'metadata' must be"),
+        ({"sender": "/etc/passwd", "message": "hello", "metadata": {"po": "enfield"}}, "'sender' must be"),
+        (["not", "an", "object"], "must be a JSON object"),
+    ],
+    ids=["message a number", "metadata a string", "metadata a list", "sender a path", "body a list"],
+)
+def test_wrong_types_get_400_with_the_reason_never_a_silent_200(stack: Stack, payload: object, reason: str) -> None:
+    """Rasa's stock channel answered these ``200 []`` and dropped the message, a disclosure included."""
+    import json
+
+    code, text = post_raw(stack, json.dumps(payload).encode())
+    assert code == 400 and reason in text, (code, text[:300])
+
+
+def test_a_long_message_is_shortened_said_so_and_a_late_disclosure_still_heard(stack: Stack) -> None:
+    """20,000 characters about a leak, ending in a suicide disclosure: shortened, and the risk answered."""
+    who = sender()
+    rambling = "The ceiling has been leaking onto the carpet again and the bucket is full. " * 270
+    text = rambling + "I can't take any more of this, I want to kill myself tonight."
+    assert len(text) > 20_000
+    replies = joined(stack.send(who, text, po="enfield", now=SAT_NIGHT))
+    assert "very long" in replies
+    assert "116 123" in replies, "the Samaritans number, for the disclosure past the cut"
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(stack: Stack) -> None:
+    """A flood (1 MB) is refused at once instead of stalling every conversation."""
+    import json
+
+    body = json.dumps({"sender": "flood", "message": "a" * 1_000_000}).encode()
+    code, _ = post_raw(stack, body)
+    assert code == 413
+    assert stack.send(sender(), "hello", po="enfield", now=SAT_NIGHT), "other conversations carry on"

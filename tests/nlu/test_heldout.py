@@ -47,7 +47,7 @@ def figures(stack: Stack) -> tuple[Scores, Scores]:
 
     @cache
     def parse(text: str) -> dict[str, Any]:
-        return http_json(f"{stack.base}/model/parse", {"text": text})
+        return http_json(stack.api("/model/parse"), {"text": text})
 
     options = option_ids()
     heldout = load_examples(heldout_files())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import time
+import urllib.error
 import urllib.request
 import wave
 from collections.abc import Awaitable, Callable
@@ -47,7 +48,10 @@ def recording_channels(gateway: VoiceGateway, reference: str) -> tuple[float, fl
     """Loudness (RMS) of the caller's and the agent's channel in the call's recording."""
     import urllib.request
 
-    with urllib.request.urlopen(f"{gateway.url}/recordings/{reference}", timeout=10) as response:
+    request = urllib.request.Request(
+        f"{gateway.url}/recordings/{reference}", headers={"Authorization": f"Bearer {gateway.token}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
         data = response.read()
     with wave.open(io.BytesIO(data)) as handle:
         assert handle.getnchannels() == 2
@@ -106,7 +110,7 @@ def test_web_caller_reports_an_emergency_leak_by_voice(
         await caller.wait_for_agent("goodbye")
         return await wait_recorded(caller)
 
-    caller = WebCaller(gateway.url, "enfield")
+    caller = WebCaller(gateway.url, "enfield", token=gateway.token)
     log = on_call(caller, script)
     reference = log["references"][-1]
     assert reference.startswith("ENF-")
@@ -125,6 +129,10 @@ def test_web_caller_reports_an_emergency_leak_by_voice(
     assert any(e["kind"] == "barge_in" for e in log["events"])
     caller_level, agent_level = recording_channels(gateway, reference)
     assert caller_level > 100 and agent_level > 100
+    # The recording is named by an id the gateway issued, and playing it is on the request's record.
+    played = RecordStore(stack.env["OOH_DATABASE_URL"]).get(reference)
+    assert played is not None and played.recording_id and played.recording_id != caller.call_id
+    assert [u.text for u in played.updates if u.kind == "access"] == ["Recording played by operator"]
 
 
 # --------------------------------------------------------------------------- telephone lines
@@ -144,7 +152,7 @@ def test_twilio_call_to_a_homelessness_line_is_referred(stack: Stack, gateway: V
         ("call you on", ("keys", "07700900789#")),
         ("anything else", ("keys", "2")),
     ]
-    caller = TwilioCaller(gateway.url, dialled="+44 20 7946 0552")
+    caller = TwilioCaller(gateway.url, dialled="+44 20 7946 0552", token=gateway.token)
 
     async def script(caller: Caller) -> tuple[list[str], dict[str, Any]]:
         prompts = await follow(caller, moves)
@@ -187,7 +195,7 @@ def test_audiosocket_caller_on_a_bad_line_is_helped_by_keypad_and_then_by_a_pers
         ("number", ("keys", "07700900123#")),
         ("anything else", ("keys", "2")),
     ]
-    caller = AudioSocketCaller(gateway.url, gateway.audiosocket_port, dialled="020 7946 0252")
+    caller = AudioSocketCaller(gateway.url, gateway.audiosocket_port, dialled="020 7946 0252", token=gateway.token)
 
     async def script(caller: Caller) -> tuple[list[str], dict[str, Any]]:
         prompts = await follow(caller, moves, end=("goodbye", "put you through"))
@@ -218,7 +226,7 @@ def test_silent_caller_is_prompted_again_then_put_through_to_the_on_call_officer
     stack: Stack, gateway: VoiceGateway
 ) -> None:
     """Silence gets a re-prompt; after three, the call goes to a person: Twilio redirects it to a <Dial>."""
-    caller = TwilioCaller(gateway.url, dialled="020 7946 0101")
+    caller = TwilioCaller(gateway.url, dialled="020 7946 0101", token=gateway.token)
 
     async def script(caller: Caller) -> dict[str, Any]:
         return await caller.wait_for(lambda log: any(e["kind"] == "transfer" for e in log["events"]), 120)
@@ -243,7 +251,7 @@ def test_silent_caller_is_prompted_again_then_put_through_to_the_on_call_officer
 
 def test_unknown_number_is_answered_and_the_caller_can_name_the_council(gateway: VoiceGateway) -> None:
     """A number no organisation has is answered, not dropped: the caller is asked who they need."""
-    caller = WebCaller(gateway.url, po=None)
+    caller = WebCaller(gateway.url, po=None, token=gateway.token)
 
     async def script(caller: Caller) -> str:
         question = await caller.answer("enfield")
@@ -257,7 +265,7 @@ def test_unknown_number_is_answered_and_the_caller_can_name_the_council(gateway:
 # --------------------------------------------------------------------------- any point in a call
 def test_safeguarding_by_voice_in_the_middle_of_a_repair(stack: Stack, gateway: VoiceGateway) -> None:
     """Said at a yes/no question of the repairs script, a suicide risk switches to help numbers at once."""
-    caller = WebCaller(gateway.url, "enfield")
+    caller = WebCaller(gateway.url, "enfield", token=gateway.token)
 
     async def script(caller: Caller) -> str:
         await caller.answer("my toilet is blocked")
@@ -271,7 +279,7 @@ def test_safeguarding_by_voice_in_the_middle_of_a_repair(stack: Stack, gateway: 
 
 def test_asking_for_a_person_by_voice_hands_over_with_the_number(gateway: VoiceGateway) -> None:
     """Asking for a person by voice at any point: a web call is told the number to call."""
-    caller = WebCaller(gateway.url, "enfield")
+    caller = WebCaller(gateway.url, "enfield", token=gateway.token)
 
     async def script(caller: Caller) -> dict[str, Any]:
         await caller.answer("i want to speak to a person")
@@ -279,3 +287,38 @@ def test_asking_for_a_person_by_voice_hands_over_with_the_number(gateway: VoiceG
 
     on_call(caller, script)
     assert isinstance(caller, WebCaller) and caller.transfer_number
+
+
+def gateway_status(url: str, token: str | None = None) -> int:
+    """HTTP status of a GET on the gateway, with the operator token or without."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+def test_call_logs_and_recordings_need_the_operator_token(stack: Stack, gateway: VoiceGateway) -> None:
+    """Finding 3: anyone could read call logs and play recordings by guessing a reference."""
+    for path in (f"/calls/web-{'0' * 32}", "/recordings/ENF-20261121-0001"):
+        assert gateway_status(gateway.url + path) == 401
+        assert gateway_status(gateway.url + path, "wrong-token") == 401
+
+
+def test_a_client_chosen_recording_name_is_never_used(stack: Stack, gateway: VoiceGateway) -> None:
+    """A message posted as a call, naming a file as its recording, gets no recording at all."""
+    import json
+
+    who = "forged-call-1"
+    metadata = {"po": "enfield", "recording_id": "../../../etc/passwd"}
+    body = {"sender": who, "message": "put me through to a person", "metadata": metadata}
+    url = f"{stack.base}/webhooks/voice/webhook"
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        response.read()
+    reference = stack.slots(who)["reference"]
+    assert reference
+    stored = RecordStore(stack.env["OOH_DATABASE_URL"]).get(reference)
+    assert stored is not None and stored.channel == "voice" and stored.recording_id is None
+    assert gateway_status(f"{gateway.url}/recordings/{reference}", gateway.token) == 404
