@@ -9,7 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.agent.finishing import current_po, hand_to_person, organisation_or_explain
+from actions.agent.finishing import hand_to_person, organisation_or_explain
 from ooh.contracts import ChannelHints, Finished
 from ooh.records import ServiceRequestView, find_reference, make_reference
 from ooh.runtime import get_runtime
@@ -83,18 +83,20 @@ class ActionCheckReference(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         """Look the reference up for this organisation and say where it is."""
         runtime = get_runtime()
-        org = runtime.registry.get(current_po(tracker))
+        # Only within this conversation's organisation: with none, nothing is looked up at all.
+        org = organisation_or_explain(runtime, tracker, dispatcher)
+        if org is None:
+            return []
         text = (tracker.latest_message or {}).get("text") or ""
         reference = find_reference(text)
         if reference is None:
             # The example is this organisation's own, dated today: an Enfield reference shown to a
             # Peabody resident suggests the wrong place.
-            prefix = org.profile.reference_prefix if org else "REF"
-            example = make_reference(prefix, runtime.now(), 42)
+            example = make_reference(org.profile.reference_prefix, runtime.now(), 42)
             dispatcher.utter_message(text=f"Please give me the reference exactly as we gave it, for example {example}.")
             return []
         request = await asyncio.to_thread(runtime.store.get, reference)
-        if request is None or (org is not None and request.po != org.id):
+        if request is None or request.po != org.id:
             dispatcher.utter_message(
                 text=(
                     f"I can't find reference {reference}. "
@@ -102,9 +104,7 @@ class ActionCheckReference(Action):
                 )
             )
             return []
-        owner = org or runtime.registry.get(request.po)
-        phone = owner.profile.public_phone if owner else None
-        status = status_words(request, phone or "999 if anyone is in danger")
+        status = status_words(request, org.profile.public_phone or "999 if anyone is in danger")
         option = runtime.registry.canonical_rows.get(request.service_option, request.service_option)
         when = request.created_at.strftime("%d %B at %H:%M") if request.created_at else "earlier"
         reply = f"Reference {request.reference} ({option}, reported {when}) {status}."

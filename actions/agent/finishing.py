@@ -24,10 +24,18 @@ REPAIR_OPTIONS = ("housing_repairs", "lift_repairs")
 
 
 def current_po(tracker: Tracker) -> str | None:
-    """The organisation of this conversation: message metadata first, then the slot."""
+    """The organisation of this conversation, fixed by its first message that named a known one.
+
+    Once set (the ``po`` slot), a message's metadata cannot move the conversation to another
+    organisation: switching ``po`` mid-conversation once copied an Enfield resident's name and
+    address into Barnet requests. Before that, the message's metadata says which it is.
+    """
+    fixed = tracker.get_slot("po")
+    if fixed:
+        return str(fixed)
     metadata = (tracker.latest_message or {}).get("metadata") or {}
     po = metadata.get("po") if isinstance(metadata, dict) else None
-    return str(po) if po else tracker.get_slot("po")
+    return str(po) if po else None
 
 
 def clock_override(tracker: Tracker) -> str | None:

@@ -17,6 +17,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.agent.complete import ActionCompleteScript
+from actions.agent.conversation import ActionCheckReference, ActionHandToPerson
 from actions.agent.form import ValidateScriptForm, run_for
 from actions.agent.options import ActionSelectServiceOption
 from ooh.runtime import Runtime, build_runtime, set_runtime
@@ -54,8 +55,9 @@ def load(name: str, **changes: Any) -> Tracker:
                 message["text"] = value
             elif key == "intent":
                 message["intent"] = {"name": value, "confidence": 0.97}
-            else:
+            else:  # a conversation of that organisation: its first message named it
                 message["metadata"]["po"] = value
+                data["slots"]["po"] = value
         else:
             data["slots"][key] = value
     return Tracker.from_dict(data)
@@ -180,3 +182,25 @@ async def test_a_possible_risk_at_the_opening_asks_before_the_script(runtime: Ru
     assert "0808 2000 247" in dispatcher.messages[0]["text"]
     assert state["risk_check"]["kind"] == "domestic_abuse"
     assert run_for(state).prompt(state) == runtime.registry.safeguarding.by_name["domestic_abuse"].question  # type: ignore[union-attr]
+
+
+async def test_the_organisation_is_fixed_by_the_conversation_not_by_each_message(runtime: Runtime) -> None:
+    """Finding 7: a later message claiming Barnet once moved an Enfield resident's details to Barnet."""
+    dispatcher = CollectingDispatcher()
+    tracker = load("repair_reported_enfield", text="put me through to someone")
+    tracker.latest_message["metadata"]["po"] = "barnet"
+    slots = slot_events(await ActionHandToPerson().run(dispatcher, tracker, DOMAIN))
+    stored = runtime.store.get(slots["reference"])
+    assert stored is not None and stored.po == "enfield" and slots["reference"].startswith("ENF-")
+
+
+async def test_a_conversation_without_an_organisation_learns_nothing_from_a_reference(runtime: Runtime) -> None:
+    """Finding 7: with no organisation, a quoted reference's status was read out."""
+    made = runtime.store.create_request(
+        po="enfield", prefix="ENF", service_option="noise", call_outcome="referred", now=runtime.now()
+    )
+    dispatcher = CollectingDispatcher()
+    tracker = load("repair_reported_enfield", text=f"what about {made.reference}", po=None)
+    await ActionCheckReference().run(dispatcher, tracker, DOMAIN)
+    said = " ".join(m.get("text") or "" for m in dispatcher.messages)
+    assert "can't tell which organisation" in said and made.reference not in said
