@@ -15,7 +15,9 @@ import json
 import struct
 import time
 import urllib.parse
+import urllib.request
 import uuid
+import xml.etree.ElementTree as ElementTree
 from abc import ABC, abstractmethod
 from collections import deque
 from typing import Any
@@ -23,9 +25,10 @@ from typing import Any
 import numpy as np
 import websockets.client
 import websockets.exceptions
+from twilio.request_validator import RequestValidator
 
 from harness.speech import synthesise
-from harness.stack import http_json
+from harness.stack import TWILIO_AUTH_TOKEN, http_json
 from voice_gateway.audio import frames, level_dbfs, pcm_to_ulaw, ulaw_to_pcm
 
 HISS = 20.0  # standard deviation of the line noise, in 16-bit sample units (about -64 dBFS)
@@ -266,10 +269,26 @@ class TwilioCaller(Caller):
         self._ws: Any = None
         self._sequence = 0
 
+    def answer_webhook(self) -> tuple[str, dict[str, str]]:
+        """Twilio's ``POST /twilio/voice``, signed: the stream URL and parameters of our TwiML."""
+        url = f"{self.gateway_url}/twilio/voice"
+        form = {"CallSid": self.call_id, "AccountSid": "AC" + "0" * 32, "To": self.dialled, "From": self.caller_number}
+        signature = RequestValidator(TWILIO_AUTH_TOKEN).compute_signature(url, form)
+        request = urllib.request.Request(
+            url, data=urllib.parse.urlencode(form).encode(), headers={"X-Twilio-Signature": signature}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            stream = ElementTree.fromstring(response.read()).find("./Connect/Stream")
+        assert stream is not None, "the TwiML connects the call to a media stream"
+        parameters = {p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")}
+        return stream.get("url", ""), parameters
+
     async def connect(self) -> None:
-        """Open the stream as Twilio does after our TwiML: ``connected`` then ``start``."""
+        """As Twilio does: the webhook, then the signed stream: ``connected`` then ``start``."""
+        stream_url, parameters = await asyncio.to_thread(self.answer_webhook)
+        signature = RequestValidator(TWILIO_AUTH_TOKEN).compute_signature(stream_url, {})
         self._ws = await websockets.client.connect(
-            self.gateway_url.replace("http", "ws") + "/twilio/media", max_size=None
+            stream_url, max_size=None, extra_headers={"X-Twilio-Signature": signature}
         )
         await self._ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
         start = {
@@ -278,7 +297,7 @@ class TwilioCaller(Caller):
             "callSid": self.call_id,
             "tracks": ["inbound"],
             "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
-            "customParameters": {"to": self.dialled, "from": self.caller_number},
+            "customParameters": parameters,
         }
         await self._send({"event": "start", "start": start})
 

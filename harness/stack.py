@@ -269,6 +269,10 @@ def running_stack(redis_port: int | None = None) -> Iterator[Stack]:
         controller.stop()
 
 
+TWILIO_AUTH_TOKEN = "test-token"  # noqa: S105 - the test account's, known to the simulated Twilio
+"""The Twilio auth token of the test gateway: the fake API checks it, callers sign with it."""
+
+
 class FakeTwilioApi:
     """Twilio's REST API as far as a call redirect goes (``POST .../Calls/{CallSid}.json``).
 
@@ -340,7 +344,7 @@ def running_gateway(stack: Stack, clock: str) -> Iterator[VoiceGateway]:
             "OOH_VOICE_NO_INPUT_MS": "3000",
             "OOH_TWILIO_API_BASE": f"http://127.0.0.1:{twilio.port}",
             "OOH_TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
-            "OOH_TWILIO_AUTH_TOKEN": "test-token",
+            "OOH_TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
         }
     )
     log = (stack.workdir / "logs" / "voice.log").open("ab")

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
         bind_host: Interface Rasa and the action server listen on. Loopback by default: put a
             TLS-terminating proxy in front for the chat webhook, never expose them directly.
         secrets_dir: Where generated secrets are kept (folder 0700, files 0600).
+        production: A real deployment: ingress that cannot prove who is calling is refused (a
+            Twilio webhook without ``twilio_auth_token`` to check its signature), not merely logged.
     """
 
     service_scripts_dir: Path = PROJECT_ROOT / "service_scripts"
@@ -86,6 +88,7 @@ class Settings(BaseSettings):
     action_secret: str | None = None
     bind_host: str = "127.0.0.1"
     secrets_dir: Path = PROJECT_ROOT / "var" / "secrets"
+    production: bool = False
 
     class Config:
         """Pydantic options: every setting can be given as ``OOH_<NAME>``."""

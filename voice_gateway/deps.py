@@ -27,6 +27,8 @@ class Gateway:
         self.logs: OrderedDict[str, CallLog] = OrderedDict()
         #: AudioSocket calls ended for a transfer: call UUID -> number, read once by the dialplan.
         self.transfers: dict[str, str] = {}
+        #: One-time tickets in the TwiML we answered, until they expire (``time.monotonic``).
+        self.twilio_tickets: dict[str, float] = {}
 
     def new_call(
         self,

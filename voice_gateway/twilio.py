@@ -9,6 +9,12 @@
    ``clear`` to drop queued audio when the caller talks over the agent.
 3. A transfer redirects the live call through Twilio's REST API (``Calls/{CallSid}.json`` with
    ``<Dial>`` TwiML) to the on-call number from the rota.
+
+Who is calling is checked (Twilio's own ``RequestValidator``, when ``OOH_TWILIO_AUTH_TOKEN`` is set;
+refused without it in production): the webhook's ``X-Twilio-Signature`` over its URL and form, and
+the stream handshake's over its URL. Each TwiML also carries a one-time ticket that the stream's
+``start`` must echo, so a media stream belongs to a call whose webhook was checked; and a
+``callSid`` must look like one (``CA`` and 32 hex digits).
 """
 
 from __future__ import annotations
@@ -17,26 +23,72 @@ import asyncio
 import base64
 import json
 import logging
+import re
+import secrets
+import time
 from html import escape
 
 import aiohttp
-from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi.requests import HTTPConnection
 from fastapi.responses import Response
+from twilio.request_validator import RequestValidator
 
 from voice_gateway.audio import pcm_to_ulaw, ulaw_to_pcm
 from voice_gateway.call import CallSink
 from voice_gateway.deps import Gateway, GatewayDep
 
 TWILIO_RATE = 8000
+TICKET_SECONDS = 60
+"""How long Twilio has to open the stream after our TwiML (it does so within a second or two)."""
+_CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
 logger = logging.getLogger(__name__)
 
 router = APIRouter()
 
 
+def public_url(connection: HTTPConnection, scheme: str) -> str:
+    """The URL Twilio called, as it signed it: behind a proxy, its scheme and host, not ours."""
+    proto = connection.headers.get("x-forwarded-proto")
+    if proto:
+        scheme = {"https": "wss", "http": "ws"}[proto] if scheme.startswith("ws") else proto
+    host = connection.headers.get("x-forwarded-host") or connection.headers.get("host", "localhost")
+    query = f"?{connection.url.query}" if connection.url.query else ""
+    return f"{scheme}://{host}{connection.url.path}{query}"
+
+
+def signed(connection: HTTPConnection, gateway: Gateway, scheme: str, params: dict[str, str]) -> bool:
+    """Whether Twilio signed this request (or, with no auth token outside production, allow it)."""
+    token = gateway.settings.twilio_auth_token
+    if not token:
+        return not gateway.settings.production
+    signature = connection.headers.get("x-twilio-signature", "")
+    return bool(signature) and RequestValidator(token).validate(public_url(connection, scheme), params, signature)
+
+
+def issue_ticket(gateway: Gateway) -> str:
+    """A one-time ticket the stream's ``start`` must bring back within :data:`TICKET_SECONDS`."""
+    now = time.monotonic()
+    for stale in [t for t, until in gateway.twilio_tickets.items() if until < now]:
+        del gateway.twilio_tickets[stale]
+    ticket = secrets.token_urlsafe(16)
+    gateway.twilio_tickets[ticket] = now + TICKET_SECONDS
+    return ticket
+
+
+def redeem_ticket(gateway: Gateway, ticket: object) -> bool:
+    """Use a ticket up; only a fresh, unused one counts."""
+    until = gateway.twilio_tickets.pop(str(ticket), None) if isinstance(ticket, str) else None
+    return until is not None and until >= time.monotonic()
+
+
 @router.post("/twilio/voice")
-async def incoming_call(request: Request) -> Response:
+async def incoming_call(request: Request, gateway: GatewayDep) -> Response:
     """TwiML for a new call: stream its audio to this gateway."""
     form = await request.form()
+    params = {key: str(value) for key, value in form.items()}
+    if not signed(request, gateway, request.url.scheme, params):
+        raise HTTPException(403, "Not signed by Twilio")
     dialled = str(form.get("To") or "")
     caller = str(form.get("From") or "")
     host = request.headers.get("host", "localhost")
@@ -45,6 +97,7 @@ async def incoming_call(request: Request) -> Response:
         '<?xml version="1.0" encoding="UTF-8"?><Response><Connect>'
         f'<Stream url="{scheme}://{escape(host)}/twilio/media">'
         f'<Parameter name="to" value="{escape(dialled)}"/><Parameter name="from" value="{escape(caller)}"/>'
+        f'<Parameter name="ticket" value="{issue_ticket(gateway)}"/>'
         "</Stream></Connect></Response>"
     )
     return Response(content=twiml, media_type="application/xml")
@@ -95,7 +148,10 @@ class TwilioSink(CallSink):
 
 @router.websocket("/twilio/media")
 async def media_stream(websocket: WebSocket, gateway: GatewayDep) -> None:
-    """One call's media stream."""
+    """One call's media stream, from Twilio only."""
+    if not signed(websocket, gateway, "wss" if websocket.url.scheme == "wss" else "ws", {}):
+        await websocket.close(code=1008)
+        return
     await websocket.accept()
     call = None
     runner: asyncio.Task[None] | None = None
@@ -107,6 +163,9 @@ async def media_stream(websocket: WebSocket, gateway: GatewayDep) -> None:
             if event == "start":
                 start = message["start"]
                 parameters = start.get("customParameters") or {}
+                if not redeem_ticket(gateway, parameters.get("ticket")) or not _CALL_SID.match(str(start["callSid"])):
+                    logger.warning("Media stream refused: no valid ticket or call id")
+                    break
                 sink = TwilioSink(websocket, gateway, message.get("streamSid") or start["streamSid"], start["callSid"])
                 call = gateway.new_call(
                     sink,
