@@ -338,21 +338,40 @@ class TwilioCaller(Caller):
 
 
 class AudioSocketCaller(Caller):
-    """Asterisk's AudioSocket: framed TCP, 8 kHz signed linear, the dialled number in the UUID."""
+    """Asterisk's AudioSocket as the documented dialplan drives it.
+
+    A random UUID per call, the dialled number registered first with the PBX token, then framed
+    TCP, 8 kHz signed linear.
+    """
 
     rate = 8000
 
-    def __init__(self, gateway_url: str, port: int, dialled: str, token: str = "") -> None:
+    def __init__(self, gateway_url: str, port: int, dialled: str, token: str = "", pbx_token: str = "") -> None:
         super().__init__(gateway_url, token)
-        digits = "".join(ch for ch in dialled if ch.isdigit()).zfill(12)
-        self.call_id = f"00000000-0000-4000-8000-{digits}"
+        self.dialled = "".join(ch for ch in dialled if ch.isdigit())
+        self.pbx_token = pbx_token
+        self.call_id = str(uuid.uuid4())
         self.port = port
         self.hung_up_by_gateway = False
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
+    def register(self) -> None:
+        """The dialplan's ``CURL``: tell the gateway which number this call dialled."""
+        query = urllib.parse.urlencode({"number": self.dialled, "token": self.pbx_token})
+        with urllib.request.urlopen(f"{self.gateway_url}/audiosocket/{self.call_id}/dialled?{query}", timeout=10):
+            pass
+
+    def transfer_target(self) -> str:
+        """The dialplan's ``CURL`` after the socket closed: where to put the call through."""
+        query = urllib.parse.urlencode({"token": self.pbx_token})
+        url = f"{self.gateway_url}/audiosocket/{self.call_id}/transfer?{query}"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return str(response.read().decode())
+
     async def connect(self) -> None:
-        """Connect and send the UUID, as Asterisk does."""
+        """Register the number, then connect and send the UUID, as Asterisk does."""
+        await asyncio.to_thread(self.register)
         self._reader, self._writer = await asyncio.open_connection("127.0.0.1", self.port)
         self._writer.write(struct.pack(">BH", 0x01, 16) + uuid.UUID(self.call_id).bytes)
         await self._writer.drain()

@@ -326,10 +326,13 @@ class VoiceGateway:
     process: subprocess.Popen[bytes]
     #: The operator token (call logs and recordings need it).
     token: str
+    #: The PBX's token (an AudioSocket dialplan's calls to the gateway).
+    pbx_token: str
 
 
 def running_gateway(stack: Stack, clock: str) -> Iterator[VoiceGateway]:
     """Start ``python -m voice_gateway`` against a running stack, with a fake Twilio API."""
+    pbx = secrets.token_urlsafe(16)
     twilio = FakeTwilioApi()
     port, audiosocket_port = free_port(), free_port()
     recordings = stack.workdir / "recordings"
@@ -345,6 +348,7 @@ def running_gateway(stack: Stack, clock: str) -> Iterator[VoiceGateway]:
             "OOH_TWILIO_API_BASE": f"http://127.0.0.1:{twilio.port}",
             "OOH_TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
             "OOH_TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
+            "OOH_PBX_TOKEN": pbx,
         }
     )
     log = (stack.workdir / "logs" / "voice.log").open("ab")
@@ -353,7 +357,7 @@ def running_gateway(stack: Stack, clock: str) -> Iterator[VoiceGateway]:
     )
     try:
         wait_for(f"http://127.0.0.1:{port}/health", 180, process)
-        yield VoiceGateway(f"http://127.0.0.1:{port}", audiosocket_port, recordings, twilio, process, stack.token)
+        yield VoiceGateway(f"http://127.0.0.1:{port}", audiosocket_port, recordings, twilio, process, stack.token, pbx)
     finally:
         process.terminate()
         try:

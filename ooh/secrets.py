@@ -17,6 +17,7 @@ from ooh.settings import Settings
 SECRET_HEADER = "X-OOH-Action-Secret"
 """The header Rasa shows the action server its secret in (checked by ``actions/server.py``)."""
 API_TOKEN = "api_token"
+PBX_TOKEN = "pbx_token"
 ACTION_SECRET = "action_secret"
 
 
@@ -51,3 +52,8 @@ def operator_token(settings: Settings) -> str:
 def action_secret(settings: Settings) -> str:
     """The secret Rasa shows the action server: ``OOH_ACTION_SECRET``, else the kept one."""
     return settings.action_secret or kept_secret(ACTION_SECRET, settings.secrets_dir)
+
+
+def pbx_token(settings: Settings) -> str:
+    """The token the PBX's dialplan shows the gateway: ``OOH_PBX_TOKEN``, else the kept one."""
+    return settings.pbx_token or kept_secret(PBX_TOKEN, settings.secrets_dir)

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
         bind_host: Interface Rasa and the action server listen on. Loopback by default: put a
             TLS-terminating proxy in front for the chat webhook, never expose them directly.
         secrets_dir: Where generated secrets are kept (folder 0700, files 0600).
+        audiosocket_host: Interface AudioSocket listens on: loopback by default; set it to the address
+            the PBX reaches, and let only the PBX through (a firewall rule), never the internet.
+        pbx_token: Token the PBX's dialplan shows the gateway (``?token=``) to register a call's
+            dialled number and read its transfer target; unset: generated and kept.
         production: A real deployment: ingress that cannot prove who is calling is refused (a
             Twilio webhook without ``twilio_auth_token`` to check its signature), not merely logged.
     """
@@ -88,6 +92,8 @@ class Settings(BaseSettings):
     action_secret: str | None = None
     bind_host: str = "127.0.0.1"
     secrets_dir: Path = PROJECT_ROOT / "var" / "secrets"
+    audiosocket_host: str = "127.0.0.1"
+    pbx_token: str | None = None
     production: bool = False
 
     class Config:

@@ -75,7 +75,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gateway = build_gateway(settings)
         app.state.gateway = gateway
         await asyncio.to_thread(prepare_engines, gateway)
-        server = await audiosocket.serve(gateway, settings.audiosocket_port) if settings.audiosocket_port else None
+        server = (
+            await audiosocket.serve(gateway, settings.audiosocket_port, settings.audiosocket_host)
+            if settings.audiosocket_port
+            else None
+        )
         yield
         if server is not None:
             server.close()

@@ -5,28 +5,37 @@ payload. Kinds: ``0x01`` the call's UUID (16 bytes, first), ``0x10`` audio (16-b
 8 kHz mono, little-endian), ``0x03`` a DTMF digit (one ASCII byte), ``0x00`` hang-up, ``0xff``
 an error. The gateway answers with ``0x10`` audio and ``0x00`` to hang up.
 
-AudioSocket carries no dialled number, so the dialplan puts it in the UUID's last group (the
-number's digits, zero-padded to 12), and reads the transfer target back over HTTP after the
-socket closes::
+Each call gets a random UUID from the dialplan, which first tells the gateway the dialled number
+(AudioSocket carries none) and afterwards reads the transfer target, both with the PBX token.
+A UUID already in a call is refused: two callers must never share a conversation or recording
+(the number-in-the-UUID scheme once gave every caller to one number the same UUID)::
 
-    exten => _X.,1,Set(CALL=00000000-0000-4000-8000-${EXTEN:-12})   ; e.g. ...-002079460101
-     same => n,AudioSocket(${CALL},gateway.example:9092)
-     same => n,Set(TARGET=${CURL(http://gateway.example:8080/audiosocket/${CALL}/transfer)})
+    exten => _X.,1,Set(CALL=${FILTER(0-9a-f-,${SHELL(cat /proc/sys/kernel/random/uuid)})})
+     same => n,Set(OK=${CURL(http://127.0.0.1:8080/audiosocket/${CALL}/dialled?number=${EXTEN}&token=${PBX_TOKEN})})
+     same => n,AudioSocket(${CALL},127.0.0.1:9092)
+     same => n,Set(TARGET=${CURL(http://127.0.0.1:8080/audiosocket/${CALL}/transfer?token=${PBX_TOKEN})})
      same => n,GotoIf($["${TARGET}" = ""]?done)
      same => n,Dial(PJSIP/${TARGET}@council-trunk)
      same => n(done),Hangup()
+
+Port 9092 listens on ``OOH_AUDIOSOCKET_HOST`` (loopback by default): open it to the PBX only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
+import re
 import struct
+import time
 import uuid as uuid_module
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import PlainTextResponse
 
+from ooh.secrets import pbx_token
 from voice_gateway.call import CallSink
 from voice_gateway.deps import Gateway, GatewayDep
 
@@ -46,12 +55,19 @@ def frame(kind: int, payload: bytes = b"") -> bytes:
     return struct.pack(">BH", kind, len(payload)) + payload
 
 
-def dialled_from_uuid(call_uuid: str) -> str | None:
-    """The dialled number the dialplan put in the UUID's last group (UK numbers start with 0)."""
-    last = call_uuid.rsplit("-", 1)[-1]
-    if not last.isdigit() or not last.strip("0"):
-        return None
-    return "0" + last.lstrip("0")
+DIALLED_SECONDS = 60
+"""How long a registered dialled number waits for its AudioSocket connection."""
+_NUMBER = re.compile(r"^\+?[0-9]{3,15}$")
+
+
+def require_pbx(request: Request, gateway: GatewayDep) -> None:
+    """The dialplan's calls need the PBX token (``?token=``)."""
+    given = request.query_params.get("token", "")
+    if not given or not hmac.compare_digest(given.encode(), pbx_token(gateway.settings).encode()):
+        raise HTTPException(401, "This needs the PBX token.")
+
+
+PbxDep = Annotated[None, Depends(require_pbx)]
 
 
 class AudioSocketSink(CallSink):
@@ -104,12 +120,20 @@ async def handle(gateway: Gateway, reader: asyncio.StreamReader, writer: asyncio
         writer.close()
         return
     call_uuid = str(uuid_module.UUID(bytes=payload))
+    if call_uuid in gateway.live_audiosocket:
+        logger.warning("AudioSocket UUID already in a call; refused (the dialplan must make one per call)")
+        writer.write(frame(KIND_HANGUP))
+        writer.close()
+        return
+    registered = gateway.audiosocket_dialled.pop(call_uuid, None)
+    dialled = registered[0] if registered and registered[1] >= time.monotonic() else None
     sink = AudioSocketSink(writer, gateway, call_uuid)
+    gateway.live_audiosocket.add(call_uuid)
     call = gateway.new_call(
         sink,
         protocol="audiosocket",
         sample_rate=AUDIOSOCKET_RATE,
-        dialled=dialled_from_uuid(call_uuid),
+        dialled=dialled,
         call_id=call_uuid,
     )
     runner = asyncio.create_task(call.run())
@@ -133,15 +157,32 @@ async def handle(gateway: Gateway, reader: asyncio.StreamReader, writer: asyncio
         sink.open = False
         call.push_hangup()
         await runner
+        gateway.live_audiosocket.discard(call_uuid)
         writer.close()
 
 
-async def serve(gateway: Gateway, port: int, host: str = "0.0.0.0") -> asyncio.Server:  # noqa: S104
-    """Listen for AudioSocket connections."""
+async def serve(gateway: Gateway, port: int, host: str) -> asyncio.Server:
+    """Listen for AudioSocket connections on ``host`` (the PBX's side only)."""
     return await asyncio.start_server(lambda r, w: handle(gateway, r, w), host, port)
 
 
+@router.get("/audiosocket/{call_uuid}/dialled", response_class=PlainTextResponse)
+async def register_dialled(call_uuid: str, number: str, gateway: GatewayDep, _: PbxDep) -> str:
+    """The dialplan says which number a call to come was dialled (before its ``AudioSocket``)."""
+    try:
+        call_uuid = str(uuid_module.UUID(call_uuid))
+    except ValueError:
+        raise HTTPException(400, "Not a UUID") from None
+    if not _NUMBER.match(number):
+        raise HTTPException(400, "Not a phone number")
+    now = time.monotonic()
+    for stale in [u for u, (_, until) in gateway.audiosocket_dialled.items() if until < now]:
+        del gateway.audiosocket_dialled[stale]
+    gateway.audiosocket_dialled[call_uuid] = (number, now + DIALLED_SECONDS)
+    return "ok"
+
+
 @router.get("/audiosocket/{call_uuid}/transfer", response_class=PlainTextResponse)
-async def transfer_target(call_uuid: str, gateway: GatewayDep) -> str:
+async def transfer_target(call_uuid: str, gateway: GatewayDep, _: PbxDep) -> str:
     """Where the dialplan should put a call through after the socket closed (empty: nowhere)."""
     return gateway.transfers.pop(call_uuid, "")

@@ -29,6 +29,10 @@ class Gateway:
         self.transfers: dict[str, str] = {}
         #: One-time tickets in the TwiML we answered, until they expire (``time.monotonic``).
         self.twilio_tickets: dict[str, float] = {}
+        #: AudioSocket: dialled numbers the dialplan registered (UUID -> number, expiry), and the
+        #: UUIDs of calls in progress (a second connection with one of them is refused).
+        self.audiosocket_dialled: dict[str, tuple[str, float]] = {}
+        self.live_audiosocket: set[str] = set()
 
     def new_call(
         self,

@@ -5,11 +5,10 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import struct
-import uuid
 from pathlib import Path
 
 from ooh.orgs.loader import Registry
-from voice_gateway.audiosocket import dialled_from_uuid, frame
+from voice_gateway.audiosocket import frame
 from voice_gateway.routing import Router, normalise_number
 
 
@@ -48,8 +47,5 @@ def test_staff_announcement_applies_to_the_next_call_without_a_restart(registry:
     assert org.current_announcement() == org.profile.announcement, "a broken edit keeps the last good one"
 
 
-def test_audiosocket_frames_and_the_dialled_number_in_the_uuid() -> None:
+def test_audiosocket_frames() -> None:
     assert frame(0x10, b"\x01\x02") == struct.pack(">BH", 0x10, 2) + b"\x01\x02"
-    call = str(uuid.UUID("00000000-0000-4000-8000-002079460252"))
-    assert dialled_from_uuid(call) == "02079460252"
-    assert dialled_from_uuid("123e4567-e89b-12d3-a456-426614174abc") is None, "an ordinary UUID carries no number"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import struct
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -20,7 +21,7 @@ import websockets.client
 import websockets.exceptions
 from twilio.request_validator import RequestValidator
 
-from harness.callers import TwilioCaller
+from harness.callers import AudioSocketCaller, TwilioCaller
 from harness.stack import TWILIO_AUTH_TOKEN, VoiceGateway
 
 pytestmark = pytest.mark.voice
@@ -84,3 +85,40 @@ def test_a_stream_needs_twilios_signature_a_ticket_and_a_real_call_id(gateway: V
             urllib.request.urlopen(request, timeout=10)
         assert refused.value.code == 404, "no call was started"
     assert not list(gateway.recordings.parent.glob("**/owned*"))
+
+
+def test_the_pbx_token_guards_the_dialplans_calls(gateway: VoiceGateway) -> None:
+    """Finding 6: the transfer look-up was open to anyone."""
+    call = str(uuid.uuid4())
+    for path in (f"/audiosocket/{call}/dialled?number=02079460252", f"/audiosocket/{call}/transfer"):
+        for token in ("", "&token=wrong" if "?" in path else "?token=wrong"):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(gateway.url + path + token, timeout=10)
+            assert refused.value.code == 401
+
+
+async def _second_connection_is_refused(gateway: VoiceGateway, caller: AudioSocketCaller) -> bytes:
+    """While ``caller`` is in a call, connect again with its UUID: what the gateway sends back."""
+    await caller.start()
+    try:
+        await asyncio.wait_for(caller.prompt(), 60)
+        reader, writer = await asyncio.open_connection("127.0.0.1", gateway.audiosocket_port)
+        writer.write(struct.pack(">BH", 0x01, 16) + uuid.UUID(caller.call_id or "").bytes)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+        return answer
+    finally:
+        await caller.stop()
+
+
+def test_two_callers_never_share_one_audiosocket_call(gateway: VoiceGateway) -> None:
+    """Finding 6: one UUID for every call to a number put overlapping callers in one conversation."""
+    caller = AudioSocketCaller(
+        gateway.url, gateway.audiosocket_port, dialled="020 7946 0252", token=gateway.token, pbx_token=gateway.pbx_token
+    )
+    answer = asyncio.run(_second_connection_is_refused(gateway, caller))
+    assert answer == struct.pack(">BH", 0x00, 0), "the second connection is hung up at once, hearing nothing"
+    log = caller.log()
+    assert log["po"] == "peabody", "the registered dialled number routed the first caller"
+    assert not [e for e in log["events"] if e["kind"] == "caller" and e.get("text")], "nobody else joined it"
