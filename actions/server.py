@@ -22,7 +22,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from ooh.secrets import SECRET_HEADER, action_secret
+from ooh.secrets import SECRET_HEADER, action_secret, private_files
 from ooh.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="actions.server", description=__doc__)
     parser.add_argument("--port", type=int, default=5055)
     args = parser.parse_args(argv)
+    private_files()
     settings = get_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = build_app(action_secret(settings))

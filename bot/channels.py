@@ -15,6 +15,7 @@ disclosure at the end of a long message still reaches safeguarding.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from functools import cache
@@ -35,6 +36,11 @@ MAX_MESSAGE_CHARS = 2000
 MAX_KEPT_RISK_CHARS = 500
 """At most this much of a cut message's risk sentences is kept beside the first part."""
 SHORTENED = "Your message was very long, so I've read the first part of it."
+FAILED = (
+    "Sorry, something went wrong on our side and I couldn't take that in. Please send it again. "
+    "If anyone is in danger, call 999 now."
+)
+logger = logging.getLogger(__name__)
 _SENDER = re.compile(r"^[A-Za-z0-9._:@+-]{1,128}$")
 _SENTENCE = re.compile(r"(?<=[.!?\n])\s+")
 
@@ -85,7 +91,11 @@ class ChatInput(RestInput):
         async def noting(message: UserMessage) -> None:
             if (message.metadata or {}).get("shortened_from"):
                 await message.output_channel.send_text_message(message.sender_id, SHORTENED)
-            await on_new_message(message)
+            try:
+                await on_new_message(message)
+            except Exception as error:  # noqa: BLE001 - Rasa would log the message text and answer []
+                logger.error("Message could not be handled: %s", type(error).__name__)
+                await message.output_channel.send_text_message(message.sender_id, FAILED)
 
         return super().blueprint(noting)
 

@@ -20,7 +20,7 @@ from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.constants import DOCS_BASE_URL
 
-from ooh.secrets import operator_token
+from ooh.secrets import operator_token, private_files
 from ooh.settings import get_settings
 
 MAX_REQUEST_BYTES = 256 * 1024
@@ -56,6 +56,7 @@ def main() -> None:
     command line that starts this process, where any local user could read it in a process list.
     """
     RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
+    private_files()
     from rasa.__main__ import main as rasa_main
 
     sys.argv[0] = "rasa"

@@ -57,3 +57,12 @@ def action_secret(settings: Settings) -> str:
 def pbx_token(settings: Settings) -> str:
     """The token the PBX's dialplan shows the gateway: ``OOH_PBX_TOKEN``, else the kept one."""
     return settings.pbx_token or kept_secret(PBX_TOKEN, settings.secrets_dir)
+
+
+def private_files() -> None:
+    """Make every file this process creates readable by its owner only (umask 077).
+
+    Called first by each server of the stack: conversations, records, logs and recordings hold
+    what residents said, and must not be world-readable on a shared machine.
+    """
+    os.umask(0o077)

@@ -130,3 +130,11 @@ def test_rasa_and_the_action_server_listen_on_loopback_only(stack: Stack) -> Non
     for port in (stack.rasa_port, stack.action_port):
         addresses = listening_addresses(port)
         assert addresses == {"127.0.0.1"}, (port, addresses)
+
+
+def test_what_residents_said_is_stored_in_files_only_their_owner_can_read(stack: Stack, conversation: str) -> None:
+    """Finding 9: databases (conversations, requests) were world-readable."""
+    stores = [path for path in stack.workdir.iterdir() if path.suffix == ".db"]
+    assert {path.name for path in stores} >= {"records.db", "conversations.db"}
+    for path in stores:
+        assert path.stat().st_mode & 0o077 == 0, f"{path.name} is readable by others: {oct(path.stat().st_mode)}"
