@@ -15,6 +15,7 @@ gateway and the tests all drive it the same way and a conversation survives a se
 from __future__ import annotations
 
 import copy
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
@@ -32,6 +33,8 @@ from ooh.scripts.validators import (
     normalise_phone,
     validate_free_text,
 )
+
+logger = logging.getLogger(__name__)
 
 #: Attempts at a question before the engine takes what it has and moves on, flagged for the officer.
 MAX_ATTEMPTS = 2
@@ -232,17 +235,22 @@ class ScriptRun:
             The new state and, when the answer was not accepted, what to tell the resident
             before asking again.
         """
+        before = copy.deepcopy(state)
         state = copy.deepcopy(state)
         question = self.current(state)
         if question is None and not state.get("pending"):
             return state, None
-        if state.get("pending", {}) and state["pending"].get("confirm"):
-            reply = self._confirm_address(state, text, intent)
-        elif question is not None and question.type == "address":
-            reply = self._answer_address(state, question, text, intent)
-        else:
-            assert question is not None
-            reply = self._answer_simple(state, question, text, intent)
+        try:
+            if state.get("pending", {}) and state["pending"].get("confirm"):
+                reply = self._confirm_address(state, text, intent)
+            elif question is not None and question.type == "address":
+                reply = self._answer_address(state, question, text, intent)
+            else:
+                assert question is not None
+                reply = self._answer_simple(state, question, text, intent)
+        except Exception as error:  # noqa: BLE001 - an answer we cannot read is asked again, never silence
+            logger.error("Answer to %s not understood: %s", question.slot if question else "?", type(error).__name__)
+            return before, "Sorry, I didn't catch that."
         self._check_early_rules(state)
         return state, reply
 

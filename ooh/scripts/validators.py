@@ -174,7 +174,9 @@ def validate_choice(question: Question, text: str, intent: str | None) -> Valida
     """Pick the choice whose words the answer uses (exact word, then fuzzy, then by number)."""
     lowered = text.lower().strip()
     keys = list(question.choices)
-    if lowered.isdigit() and 1 <= int(lowered) <= len(keys):
+    # A keypad digit or a typed number picks by position: ASCII digits only ("²" and "٣" are
+    # digits to str.isdigit but not to int()), and few of them (int() refuses 4,300 or more).
+    if re.fullmatch(r"[0-9]{1,3}", lowered) and 1 <= int(lowered) <= len(keys):
         return Validation(True, keys[int(lowered) - 1])
     best: tuple[float, str] | None = None
     for key, choice in question.choices.items():

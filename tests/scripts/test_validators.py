@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from ooh.orgs.loader import Registry
 from ooh.orgs.models import Question
+from ooh.scripts.engine import ScriptRun
 from ooh.scripts.validators import (
     MAX_TEXT,
     has_words,
@@ -96,3 +98,14 @@ def test_a_description_answers_the_vulnerability_question(text: str, value: bool
     question = Question(slot="q_vulnerable", ask="Is anyone in the home elderly?", type="yes_no")
     result = validate_yes_no(question, text, None)
     assert (result.value if result.ok else None) == value
+
+
+@pytest.mark.parametrize("answer", ["²", "³", "9" * 5000, "0" * 100, "٣"])
+def test_odd_numbers_as_a_choice_are_asked_again_never_an_error(registry: Registry, answer: str) -> None:
+    """Finding 10: "²" or thousands of digits raised inside the validator and the resident got nothing."""
+    org = registry.get("enfield")
+    assert org is not None
+    run = ScriptRun.for_option(registry, org, "housing_repairs")
+    state, reply = run.answer(run.new_state(), answer)
+    assert reply and "Is it one of these" in reply
+    assert state["answers"] == {}, "nothing was taken as an answer"
