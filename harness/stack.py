@@ -197,9 +197,10 @@ def trained_model() -> Path:
     return Path(out.stdout.strip())
 
 
-def endpoints_file(workdir: Path, action_port: int, redis_port: int | None = None) -> Path:
+def endpoints_file(stack: Stack, redis_port: int | None = None) -> Path:
     """Endpoints for a test stack, written as ``make run`` writes them (SQLite, or Redis by port)."""
-    return write_endpoints(action_port, f"redis://127.0.0.1:{redis_port}/0" if redis_port else None, workdir)
+    redis = f"redis://127.0.0.1:{redis_port}/0" if redis_port else None
+    return write_endpoints(stack.action_port, redis, stack.env["OOH_ACTION_SECRET"], stack.workdir)
 
 
 def smtp_controller() -> tuple[Controller, RecordingHandler]:
@@ -262,7 +263,7 @@ def running_stack(redis_port: int | None = None) -> Iterator[Stack]:
     model = trained_model()
     stack = Stack(free_port(), free_port(), handler, stack_env(workdir, controller.port), workdir)
     try:
-        stack.start(model, endpoints_file(workdir, stack.action_port, redis_port))
+        stack.start(model, endpoints_file(stack, redis_port))
         yield stack
     finally:
         stack.stop()

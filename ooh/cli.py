@@ -118,15 +118,18 @@ def rasa_server_command(port: int, model: Path, endpoints: Path) -> list[str]:
     ]
 
 
-def write_endpoints(action_port: int, redis_url: str | None, folder: Path = VAR) -> Path:
-    """Endpoints for a stack: SQLite tracker store in ``folder`` by default, Redis (with lock store) by URL."""
+def write_endpoints(action_port: int, redis_url: str | None, secret: str, folder: Path = VAR) -> Path:
+    """Endpoints for a stack: SQLite tracker store in ``folder`` by default, Redis (with lock store) by URL.
+
+    The file holds the action server's secret (Rasa does not expand environment variables in
+    endpoint headers), so it is written readable by its owner only.
+    """
     folder.mkdir(exist_ok=True)
-    # The secret is read from the environment by Rasa when it loads this file: never written here.
     lines = [
         "action_endpoint:",
         f'  url: "http://127.0.0.1:{action_port}/webhook"',
         "  headers:",
-        f'    {SECRET_HEADER}: "${{OOH_ACTION_SECRET}}"',
+        f'    {SECRET_HEADER}: "{secret}"',
     ]
     if redis_url:
         url = urllib.parse.urlparse(redis_url)
@@ -138,7 +141,9 @@ def write_endpoints(action_port: int, redis_url: str | None, folder: Path = VAR)
     else:
         lines += ["tracker_store:", "  type: SQL", '  dialect: "sqlite"', f'  db: "{folder / "conversations.db"}"']
     path = folder / f"endpoints-{action_port}.yml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.unlink(missing_ok=True)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
     return path
 
 
@@ -190,7 +195,9 @@ def run(rasa_port: int, action_port: int) -> int:
         return 1
     model = train()
     settings = get_settings()
-    endpoints = write_endpoints(action_port, settings.redis_url or os.environ.get("REDIS_URL"))
+    endpoints = write_endpoints(
+        action_port, settings.redis_url or os.environ.get("REDIS_URL"), action_secret(settings)
+    )
     env = stack_secrets(dict(os.environ))
     bin_dir = Path(sys.executable).parent
     actions = subprocess.Popen(action_server_command(action_port), cwd=PROJECT_ROOT, env=env)

@@ -32,7 +32,7 @@ def restartable(request: pytest.FixtureRequest) -> Iterator[tuple[Stack, object]
         redis, redis_port = start_redis(workdir)
     stack = Stack(free_port(), free_port(), handler, stack_env(workdir, controller.port), workdir)
     model = trained_model()
-    endpoints = endpoints_file(workdir, stack.action_port, redis_port)
+    endpoints = endpoints_file(stack, redis_port)
     stack.start(model, endpoints)
     try:
         yield stack, (model, endpoints)
