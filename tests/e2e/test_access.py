@@ -100,7 +100,7 @@ def test_action_server_errors_do_not_echo_the_conversation(stack: Stack) -> None
     """Rasa SDK's stock error reply carried the whole request (a resident's tracker) and got logged."""
     headers = {SECRET_HEADER: stack.env["OOH_ACTION_SECRET"]}
     call = forged_call("errors", f"my name is {RESIDENT}")
-    call["tracker"]["events"] = "not a list of events"
+    del call["tracker"]["sender_id"]  # Rasa SDK fails on this tracker, inside the action server
     code, text = status_and_body(f"http://127.0.0.1:{stack.action_port}/webhook", call, headers)
     assert code >= 400 and RESIDENT not in text
     assert RESIDENT not in stack.logs()
