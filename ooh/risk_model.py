@@ -20,12 +20,15 @@ from typing import Any
 import numpy as np
 import yaml
 
-VECTOR_WEIGHT = 0.75
-"""Scale of the unit-length sentence vector against the n-gram features, chosen by five-fold
-cross-validation on the training corpus alone (``tools/tune_safeguarding.py --weight``, 2026-11-30,
-out-of-fold recall of person risks at 2% false alarms on look-alikes): 3.0 gave suicide 66%,
-child 65%, threat to life 79%; 1.5 gave 75%, 68%, 81%; 0.75 gave 76%, 73%, 84%; 0 (n-grams alone)
-71%, 72%, 74%. The vector helps, but a heavy one drowns the words that name a risk."""
+VECTOR_WEIGHT = 3.0
+"""Scale of the unit-length sentence vector against the n-gram features. Five-fold cross-validation
+on the corpus (``tools/tune_safeguarding.py --weight``, 2026-11-30; out-of-fold recall of suicide,
+child at risk and threat to life at 2% false alarms on the corpus's look-alikes) favoured a lighter
+vector: 65-79% at 3.0, 73-84% at 0.75, 71-74% with n-grams alone. But scored on the scripts' own
+ordinary answers, 0.75 called "2 adults 1 child", "two adults and a baby" and "3 kids and me" a
+child at risk and "myself or my family" a suicide risk, where 3.0 flagged no answer of three words
+or more: the vector keeps a keyword from deciding alone. Answers to the agent's questions are the
+commonest messages of all, so the weight stays 3.0."""
 C = 4.0
 """Inverse regularisation of each kind's logistic regression (1 and 16 measured within a point or
 two of it, either way, by the same cross-validation)."""

@@ -40,6 +40,16 @@ DEFAULT_QUESTION = "Is someone in danger right now?"
 """The one direct question asked after the help numbers when a risk is possible, not certain."""
 
 
+MIN_MODEL_WORDS = 3
+"""Fewer words than this, and the model alone never claims a risk to a person. Scored on the
+scripts' own ordinary answers (2026-11-30, 154 choice labels and replies such as "myself" or "my
+partner"), short ones like "myself", "for myself", "he", "my partner" and "the kids" came out as a
+possible suicide, domestic abuse or child at risk, and a direct question about suicide to "who is
+this for? myself" derails a homeless family's call. Phrase rules still catch short risks
+("overdosed", "kill myself"), and hazards ("gas", "sparking") still count from the model."""
+_WORD = re.compile(r"\w+")
+
+
 @dataclass(frozen=True)
 class Kind:
     """One safeguarding risk or hazard, and how the agent handles it."""
@@ -167,10 +177,13 @@ class Safeguarding:
         """
         scores = scores or {}
         found: dict[str, Detection] = {}
+        words = len(_WORD.findall(text))
         for kind in self.kinds:
             if any(p.search(text) for p in kind.phrases):
                 found[kind.name] = Detection(kind, "phrase")
                 continue
+            if kind.group == RISK and words < MIN_MODEL_WORDS:
+                continue  # "myself", "my partner", "the kids": answers, not risks (phrases still count)
             score = float(scores.get(kind.name, 0.0))
             if score >= kind.certain:
                 found[kind.name] = Detection(kind, "model", CERTAIN, score)

@@ -115,3 +115,17 @@ def test_broken_rules_are_refused_naming_the_field(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         Safeguarding.from_file(path, {"suicide_risk"})
     assert "kinds.x.option" in str(caught.value) and "kinds.x.phrases[0]" in str(caught.value)
+
+
+@pytest.mark.parametrize("answer", ["myself", "for myself", "my partner", "the kids", "he"])
+def test_a_short_answer_is_not_a_risk_on_the_models_word_alone(rules: Safeguarding, answer: str) -> None:
+    """Answers to "who is this about?" scored high on person risks; two words cannot carry one."""
+    scores = {"suicide": 0.99, "domestic_abuse": 0.99, "child_at_risk": 0.99}
+    assert [d for d in rules.screen(answer, scores=scores) if d.kind.group == "risk"] == []
+
+
+def test_short_risks_are_still_caught_by_phrases_and_short_hazards_by_the_model(rules: Safeguarding) -> None:
+    assert [d.kind.name for d in rules.screen("overdosed")] == ["suicide"]
+    assert [d.kind.name for d in rules.screen("sparking", scores={"electrics": 0.99})] == ["electrics"]
+    three = rules.screen("he hurts me", scores={"domestic_abuse": 0.99})
+    assert [d.kind.name for d in three] == ["domestic_abuse"], "three words: the model counts again"

@@ -124,7 +124,9 @@ class ValidateScriptForm(FormValidationAction):
         found = screen(get_runtime().registry.safeguarding, tracker, text)
         # Safety first, in every state: hazard advice and risk help numbers before anything else.
         flags = list(state.get("flags") or [])
-        added = say_hazards(dispatcher, found, flags) + say_risks(dispatcher, found, flags)
+        # A risk to a person's help numbers first, then any hazard's advice.
+        risks_said = say_risks(dispatcher, found, flags)
+        added = risks_said + say_hazards(dispatcher, found, flags + risks_said)
         state = {**state, "flags": [*flags, *added]}
         trusted = intent if confidence >= TRUSTED_INTENT else None
         if state.get("risk_check"):

@@ -243,12 +243,12 @@ class ActionSelectServiceOption(Action):
         if tracker.active_loop_name:
             events.append(ActiveLoop(None))
         found = screen(runtime.registry.safeguarding, tracker)
-        flags = say_hazards(dispatcher, found, [])
+        # A risk to a person's help numbers come first, then any hazard's advice.
+        flags = say_risks(dispatcher, found, [])
+        flags += say_hazards(dispatcher, found, flags)
         option_id = resolve_option(org, intent or "out_of_scope", latest.get("entities") or [])
         at_risk = risks(found)
         if at_risk:
-            # Safety first: the help numbers before anything else.
-            flags += say_risks(dispatcher, found, flags)
             top = at_risk[0]
             if top.tier == CERTAIN:
                 # The risk's own escalation, unless what the resident asked for is a script that
