@@ -349,8 +349,10 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 below the floors")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
-    safe_folder = args.set or newest_set("safeguarding")
-    diag_folder = args.set or newest_set("diagnosis")
+    # A chosen set may hold only one kind; the other is then the newest of its kind.
+    chosen = args.set
+    safe_folder = chosen if chosen and (chosen / "safeguarding.yml").exists() else newest_set("safeguarding")
+    diag_folder = chosen if chosen and (chosen / "diagnosis.yml").exists() else newest_set("diagnosis")
     safe_cases = yaml.safe_load((safe_folder / "safeguarding.yml").read_text(encoding="utf-8"))["cases"]
     diag_cases = yaml.safe_load((diag_folder / "diagnosis.yml").read_text(encoding="utf-8"))["cases"]
     with running_stack_once() as stack:
