@@ -9,8 +9,8 @@ Rasa's stock REST channel takes whatever JSON arrives: a ``message`` sent as a n
 included), and a 1 MB message stalled every conversation for most of a minute. Here each request is
 checked first: wrong types get ``400`` with the reason; the sender id must be a plain id (it names
 files and conversations); a message longer than :data:`MAX_MESSAGE_CHARS` is shortened, the
-resident is told so, and any sentence of the cut part that names a risk to a person is kept, so a
-disclosure at the end of a long message still reaches safeguarding.
+resident is told so, and any sentence of the cut part that a safeguarding phrase rule matches is
+kept, so a disclosure at the end of a long message still reaches safeguarding.
 """
 
 from __future__ import annotations
