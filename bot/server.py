@@ -20,6 +20,7 @@ from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.constants import DOCS_BASE_URL
 
+from ooh.logredact import install as redact_logs
 from ooh.secrets import operator_token, private_files
 from ooh.settings import get_settings
 
@@ -54,9 +55,12 @@ def main() -> None:
 
     The token is added here, from settings (``OOH_API_TOKEN`` or the kept one), rather than on the
     command line that starts this process, where any local user could read it in a process list.
+    Logs are redacted from the first line on (:mod:`ooh.logredact`): Rasa reconfigures logging as
+    it starts, which the redaction survives.
     """
-    RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
+    redact_logs()
     private_files()
+    RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
     from rasa.__main__ import main as rasa_main
 
     sys.argv[0] = "rasa"

@@ -29,6 +29,7 @@ from twilio.request_validator import RequestValidator
 
 from harness.speech import synthesise
 from harness.stack import TWILIO_AUTH_TOKEN, http_json
+from ooh.accounts.service import SESSION_COOKIE
 from voice_gateway.audio import frames, level_dbfs, pcm_to_ulaw, ulaw_to_pcm
 
 HISS = 20.0  # standard deviation of the line noise, in 16-bit sample units (about -64 dBFS)
@@ -46,7 +47,7 @@ class Caller(ABC):
 
     def __init__(self, gateway_url: str, token: str = "") -> None:
         self.gateway_url = gateway_url
-        #: The operator token: call logs are personal data (``Authorization: Bearer``).
+        #: A staff session token: call logs are personal data, read by signed-in staff only.
         self.token = token
         self.call_id: str | None = None
         #: Frames waiting to be sent, each marked when it is the last one with speech in it.
@@ -142,7 +143,7 @@ class Caller(ABC):
         """The gateway's log of this call."""
         assert self.call_id is not None
         url = f"{self.gateway_url}/calls/{urllib.parse.quote(self.call_id)}"
-        return dict(http_json(url, headers={"Authorization": f"Bearer {self.token}"}))
+        return dict(http_json(url, headers={"Cookie": f"{SESSION_COOKIE}={self.token}"}))
 
     def said(self, kind: str = "agent") -> list[str]:
         """Everything the agent (or the caller, as recognised) said so far."""

@@ -39,12 +39,13 @@ import yaml
 from harness.eval_nlu import baseline_classifier, load_examples
 from harness.samples import houses
 from harness.stack import Stack, http_json, running_stack
+from ooh.orgs.loader import load_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 BLIND = ROOT / "eval" / "blind"
 RESULTS = ROOT / "eval" / "results"
 RULES = ROOT / "service_scripts" / "_common" / "safeguarding.yaml"
-OPTIONS = ROOT / "service_scripts" / "_common" / "service_options.yaml"
+SCRIPTS_DIR = ROOT / "service_scripts"
 NOW = "2026-11-21T23:30:00"
 """A Saturday night: every out-of-hours service is running."""
 
@@ -265,12 +266,9 @@ def run_diagnosis(stack: Stack, cases: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _taken() -> dict[str, set[str]]:
-    data = yaml.safe_load(OPTIONS.read_text(encoding="utf-8"))
-    taken: dict[str, set[str]] = defaultdict(set)
-    for option, spec in (data.get("service_options") or {}).items():
-        for po in (spec or {}).get("taken_by") or {}:
-            taken[po].add(option)
-    return taken
+    """Which options each organisation takes: its own ``options.yaml``, the one place that says so."""
+    registry = load_registry(SCRIPTS_DIR)
+    return {po: set(org.options) for po, org in registry.organisations.items()}
 
 
 def _rate(part: int, whole: int) -> float:

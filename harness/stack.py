@@ -21,6 +21,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -29,6 +30,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from harness.staff import StaffLogin, staff_login
+from ooh.accounts.service import Membership, Role
 from ooh.cli import action_server_command, rasa_server_command, warm_up, write_endpoints
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -325,8 +328,14 @@ class VoiceGateway:
     recordings: Path
     twilio: FakeTwilioApi
     process: subprocess.Popen[bytes]
-    #: The operator token (call logs and recordings need it).
-    token: str
+    #: A signed-in call handler of every organisation (and service admin, for calls that reached
+    #: none): call logs and recordings need a staff session. ``token`` is its session cookie's value.
+    staff: StaffLogin
+
+    @property
+    def token(self) -> str:
+        """The staff session token callers show to read their call's log."""
+        return self.staff.token
     #: The PBX's token (an AudioSocket dialplan's calls to the gateway).
     pbx_token: str
 
@@ -358,7 +367,10 @@ def running_gateway(stack: Stack, clock: str) -> Iterator[VoiceGateway]:
     )
     try:
         wait_for(f"http://127.0.0.1:{port}/health", 180, process)
-        yield VoiceGateway(f"http://127.0.0.1:{port}", audiosocket_port, recordings, twilio, process, stack.token, pbx)
+        organisations = sorted(p.name for p in (ROOT / "service_scripts").iterdir() if (p / "profile.yaml").exists())
+        everyone = [Membership(po, Role.CALL_HANDLER) for po in organisations] + [Membership("*", Role.SERVICE_ADMIN)]
+        staff = staff_login(env["OOH_DATABASE_URL"], "Harness Handler", everyone)
+        yield VoiceGateway(f"http://127.0.0.1:{port}", audiosocket_port, recordings, twilio, process, staff, pbx)
     finally:
         process.terminate()
         try:
@@ -366,3 +378,38 @@ def running_gateway(stack: Stack, clock: str) -> Iterator[VoiceGateway]:
         except subprocess.TimeoutExpired:
             process.kill()
         twilio.stop()
+
+
+@dataclass
+class StaffSite:
+    """A running staff web app (``python -m staff``) on a free port of this machine."""
+
+    url: str
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+
+
+@contextmanager
+def running_staff_site(env: dict[str, str], workdir: Path, **settings: str) -> Iterator[StaffSite]:
+    """Start the staff app with a stack's environment (its database) and extra ``OOH_`` settings.
+
+    The URL names ``localhost``: browsers keep ``Secure`` cookies for it over plain HTTP, as they do
+    for a real deployment behind TLS.
+    """
+    port = free_port()
+    site_env = {**env, "OOH_STAFF_PORT": str(port), **{f"OOH_{k.upper()}": v for k, v in settings.items()}}
+    (workdir / "logs").mkdir(parents=True, exist_ok=True)
+    log = (workdir / "logs" / f"staff-{port}.log").open("ab")
+    process = subprocess.Popen(
+        [str(BIN / "python"), "-m", "staff"], cwd=ROOT, env=site_env, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/health", 60, process)
+        yield StaffSite(f"http://localhost:{port}", site_env, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()

@@ -2,7 +2,8 @@
 
 ``make run`` calls ``run``: validate the organisation data (refusing to start on an error), train the
 Rasa model only when its inputs changed (models are cached by a hash of their inputs), then start
-the action server, ``rasa run --enable-api`` and the voice gateway in the foreground.
+the action server, ``rasa run --enable-api``, the voice gateway and the staff site in the foreground.
+``staff add|list|unlock`` manages staff accounts (the first admin of a new deployment starts here).
 """
 
 from __future__ import annotations
@@ -204,7 +205,8 @@ def run(rasa_port: int, action_port: int) -> int:
     rasa = subprocess.Popen(rasa_server_command(rasa_port, model, endpoints), cwd=PROJECT_ROOT, env=env)
     voice_env = {**env, "OOH_RASA_URL": f"http://127.0.0.1:{rasa_port}"}
     voice = subprocess.Popen([str(bin_dir / "python"), "-m", "voice_gateway"], cwd=PROJECT_ROOT, env=voice_env)
-    processes = [actions, rasa, voice]
+    staff = subprocess.Popen([str(bin_dir / "python"), "-m", "staff"], cwd=PROJECT_ROOT, env=env)
+    processes = [actions, rasa, voice, staff]
 
     def stop(*_: object) -> None:
         for process in processes:
@@ -220,12 +222,15 @@ def run(rasa_port: int, action_port: int) -> int:
     ok = ok and wait_for(f"http://127.0.0.1:{rasa_port}/status?token={token}", 300)
     voice_port = settings.voice_port
     ok = ok and wait_for(f"http://127.0.0.1:{voice_port}/health", 180)
+    ok = ok and wait_for(f"http://127.0.0.1:{settings.staff_port}/health", 60)
     if ok:
         print(
             f"Ready: chat on http://127.0.0.1:{rasa_port}/webhooks/rest/webhook, actions on :{action_port}, "
             f"voice on http://127.0.0.1:{voice_port}/web/talk?po=enfield (Twilio webhook /twilio/voice, "
             f"AudioSocket on :{settings.audiosocket_port}). Rasa's API needs ?token= with the operator "
-            f"token ({'OOH_API_TOKEN' if settings.api_token else settings.secrets_dir / 'api_token'}).",
+            f"token ({'OOH_API_TOKEN' if settings.api_token else settings.secrets_dir / 'api_token'}). "
+            f"Staff sign in on http://localhost:{settings.staff_port}/staff/ (first account: "
+            "python -m ooh.cli staff add, see the README).",
             flush=True,
         )
     while all(process.poll() is None for process in processes):
@@ -247,7 +252,29 @@ def main(argv: list[str] | None = None) -> int:
     run_cmd = sub.add_parser("run", help="check, train and start the stack")
     run_cmd.add_argument("--rasa-port", type=int, default=5005)
     run_cmd.add_argument("--action-port", type=int, default=5055)
+    staff_cmd = sub.add_parser("staff", help="staff accounts: add, list, unlock")
+    staff_sub = staff_cmd.add_subparsers(dest="staff_command", required=True)
+    add_cmd = staff_sub.add_parser("add", help="create an account (prints its TOTP secret once)")
+    add_cmd.add_argument("--email", required=True)
+    add_cmd.add_argument("--name", required=True, help="full name; residents are told the first name")
+    add_cmd.add_argument(
+        "--role", action="append", required=True, metavar="PO:ROLE",
+        help="e.g. enfield:call_handler, enfield:org_admin or *:service_admin (repeat for more)",
+    )
+    add_cmd.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    staff_sub.add_parser("list", help="every account and its roles")
+    unlock_cmd = staff_sub.add_parser("unlock", help="lift a lock-out")
+    unlock_cmd.add_argument("email")
     args = parser.parse_args(argv)
+    if args.command == "staff":
+        from ooh.accounts import admin
+
+        settings = get_settings()
+        if args.staff_command == "add":
+            return admin.add(settings, args.email, args.name, args.role, args.password_stdin)
+        if args.staff_command == "list":
+            return admin.list_accounts(settings)
+        return admin.unlock(settings, args.email)
     if args.command == "check":
         return check()
     if args.command == "train":

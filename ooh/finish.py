@@ -98,9 +98,7 @@ class FinishResult:
 
     @property
     def reference(self) -> str | None:
-        """The reference the resident was given (the earlier report's, for a duplicate)."""
-        if self.duplicate_of is not None:
-            return self.duplicate_of.reference
+        """The reference the resident was given (their own, for a duplicate too)."""
         return self.request.reference if self.request else None
 
 
@@ -132,22 +130,12 @@ async def finish(runtime: Runtime, context: CallContext, ending: Ending) -> Fini
         duplicate = await asyncio.to_thread(
             store.find_open_duplicate, profile.id, ending.service_option, uprn, None, since=now - DUPLICATE_WINDOW
         )
-    if duplicate is not None:
-        await asyncio.to_thread(
-            store.add_update,
-            duplicate.reference,
-            "duplicate_report",
-            str(ending.answers.get("details") or "Reported again"),
-            data={"transcript": context.transcript, "caller_name": ending.answers.get("caller_name")},
-            now=now,
-        )
-        reply = (
-            f"This has already been reported tonight and passed to the on-call officer, under reference "
-            f"{duplicate.reference}. I've added what you told me to that report, so there's no need to "
-            "report it again."
-        )
-        return FinishResult(ending.outcome, reply, ending.service_option, duplicate, duplicate, ending.priority)
+        flags_found = duplicate.flags if duplicate else []
+        earlier = [flag.split(":", 1)[1] for flag in flags_found if flag.startswith("duplicate_of:")]
+        if earlier:  # a third report joins the one the officer has, not the second caller's copy
+            duplicate = await asyncio.to_thread(store.get, earlier[0]) or duplicate
     details = "\n".join([str(ending.answers.get("details") or ""), *ending.details_extra]).strip()
+    flags = [*ending.flags, f"duplicate_of:{duplicate.reference}"] if duplicate is not None else ending.flags
     request = await asyncio.to_thread(
         store.create_request,
         po=profile.id,
@@ -169,10 +157,27 @@ async def finish(runtime: Runtime, context: CallContext, ending: Ending) -> Fini
         recording_id=context.recording_id,
         started_at=context.started_at,
         ended_at=now,
-        flags=ending.flags,
-        referral_status="pending" if refers else "not_required",
+        flags=flags,
+        referral_status="pending" if refers and duplicate is None else "not_required",
         now=now,
     )
+    if duplicate is not None:
+        # The resident gets a reference of their own: the earlier one is another resident's, and
+        # quoting it would tell a stranger that someone at this address reported it, and let them
+        # ask its status. What they said is added to the earlier report, which the officer has.
+        await asyncio.to_thread(
+            store.add_update,
+            duplicate.reference,
+            "duplicate_report",
+            details or "Reported again",
+            data={"reference": request.reference, "transcript": context.transcript},
+            now=now,
+        )
+        reply = (
+            "This has already been reported tonight and passed to the on-call officer. I've added what you "
+            f"told me to that report, so there's no need to report it again. Your reference is {request.reference}."
+        )
+        return FinishResult(ending.outcome, reply, ending.service_option, request, duplicate, ending.priority)
     if refers:
         _dispatch_later(runtime, org, request, now)
     reply = f"{text} Your reference is {request.reference}.".strip()

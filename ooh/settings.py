@@ -39,6 +39,16 @@ class Settings(BaseSettings):
         voice_max_utterance_ms: Longest utterance before it is cut and recognised anyway.
         voice_no_input_ms: Silence after a prompt before the caller is prompted again.
         voice_max_failures: Silences or unrecognised answers in a row before a person takes the call.
+        voice_max_frame_bytes: Largest WebSocket message (web audio, a Twilio media event) or AudioSocket
+            frame a call may send; a bigger one closes the connection (WebSocket code 1009) and ends the
+            call. 64 KiB is 2 s of web audio; browsers send about 0.1 s, Twilio and Asterisk 20 ms.
+        voice_max_call_seconds: Longest call: then the caller is told the call must end, and it ends.
+            The recording of a call is never longer than this (plus the closing words).
+        voice_max_live_calls: Calls in progress at once (all protocols together); the next caller is
+            told the line is busy (and to call 999 in an emergency) and the call is ended.
+        voice_max_queued_frames: Caller audio a call holds while it cannot listen (waiting for the
+            agent, saying goodbye), in 20 ms frames; beyond it the oldest audio is dropped (the call log
+            says so). 1500 is 30 s.
         voice_port: HTTP/WebSocket port of the voice gateway (Twilio webhook, web calls).
         audiosocket_port: TCP port for Asterisk AudioSocket calls (0: off).
         recordings_dir: Where both sides of every call are stored as WAV.
@@ -58,6 +68,13 @@ class Settings(BaseSettings):
             the PBX reaches, and let only the PBX through (a firewall rule), never the internet.
         pbx_token: Token the PBX's dialplan shows the gateway (``?token=``) to register a call's
             dialled number and read its transfer target; unset: generated and kept.
+        staff_port: HTTP port of the staff web app (sign-in, requests, recordings).
+        staff_session_idle_minutes: A staff session ends after this long without a request.
+        staff_session_hours: ... and this long after sign-in in any case (a night shift fits).
+        staff_max_failures: Wrong passwords or codes in a row before an account locks.
+        staff_lockout_minutes: How long a locked account stays locked.
+        cookie_secure: Staff cookies are ``Secure`` (sent over HTTPS only; browsers also send them
+            to ``http://localhost``). Turn off only for a test over plain HTTP to another host.
         production: A real deployment: ingress that cannot prove who is calling is refused (a
             Twilio webhook without ``twilio_auth_token`` to check its signature), not merely logged.
     """
@@ -81,6 +98,10 @@ class Settings(BaseSettings):
     voice_max_utterance_ms: int = Field(15000, ge=1000)
     voice_no_input_ms: int = Field(6000, ge=1000)
     voice_max_failures: int = Field(3, ge=1)
+    voice_max_frame_bytes: int = Field(64 * 1024, ge=4096, le=16 * 1024 * 1024)
+    voice_max_call_seconds: int = Field(30 * 60, ge=60)
+    voice_max_live_calls: int = Field(20, ge=1)
+    voice_max_queued_frames: int = Field(1500, ge=50)
     voice_port: int = 8080
     audiosocket_port: int = 9092
     recordings_dir: Path = PROJECT_ROOT / "var" / "recordings"
@@ -94,6 +115,12 @@ class Settings(BaseSettings):
     secrets_dir: Path = PROJECT_ROOT / "var" / "secrets"
     audiosocket_host: str = "127.0.0.1"
     pbx_token: str | None = None
+    staff_port: int = 8081
+    staff_session_idle_minutes: float = Field(30.0, gt=0)
+    staff_session_hours: float = Field(12.0, gt=0)
+    staff_max_failures: int = Field(5, ge=1)
+    staff_lockout_minutes: float = Field(15.0, gt=0)
+    cookie_secure: bool = True
     production: bool = False
 
     class Config:

@@ -7,14 +7,23 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from harness.samples import SCRIPTS, houses
-from harness.stack import Stack, running_stack
+from harness.stack import Stack, VoiceGateway, running_gateway, running_stack
 from ooh.orgs.loader import Registry, load_registry
+
+#: Calls happen on a Saturday night, out of hours for every organisation.
+SAT_NIGHT = "2026-11-21T23:30:00"
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     """The real agent on free localhost ports, with a trained (cached) model."""
     yield from running_stack()
+
+
+@pytest.fixture(scope="session")
+def gateway(stack: Stack) -> Iterator[VoiceGateway]:
+    """``python -m voice_gateway`` against the running agent, with a fake Twilio API."""
+    yield from running_gateway(stack, SAT_NIGHT)
 
 
 @pytest.fixture(scope="session")

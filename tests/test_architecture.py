@@ -2,8 +2,9 @@
 
 The core (``ooh/``) holds the service: organisation data, scripts, addresses, safeguarding, records
 and referrals. The doors use it: ``actions/`` (Rasa's action server), ``voice_gateway/`` (calls),
-``bot/`` (Rasa's NLU pipeline components). ``harness/`` runs the whole stack locally for tests and
-measurement tools. A new door (staff console, worker, web chat) gets a line in ``ALLOWED``.
+``bot/`` (Rasa's NLU pipeline components), ``staff/`` (the staff web app). ``harness/`` runs the
+whole stack locally for tests and measurement tools. A new door (console, worker, web chat) gets a
+line in ``ALLOWED``.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ ROOT = Path(__file__).resolve().parents[1]
 FRAMEWORKS = {"rasa", "rasa_sdk", "sanic", "fastapi", "starlette", "uvicorn", "websockets", "tensorflow"}
 """Rasa and web frameworks: doors use them, the core never does."""
 
-OURS = {"ooh", "actions", "voice_gateway", "bot", "harness", "tools", "tests"}
+OURS = {"ooh", "actions", "voice_gateway", "staff", "bot", "harness", "tools", "tests"}
 
 ALLOWED: dict[str, set[str]] = {
     "ooh": {"ooh"},
     "actions": {"ooh", "actions"},
     "voice_gateway": {"ooh", "voice_gateway"},
+    "staff": {"ooh", "staff"},
     "bot": {"ooh", "bot"},
     "harness": {"ooh", "harness", "bot", "voice_gateway"},
     "tools": {"ooh", "harness", "bot", "voice_gateway", "tools"},

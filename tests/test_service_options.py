@@ -1,10 +1,11 @@
 """Organisations and Service Options are data: the places that must agree are checked here.
 
-``service_scripts/_common/service_options.yaml`` is the source of the Service Option ids and of
-who takes which. The NLU side must follow it: each option (``housing_repairs/plumber`` is
-``housing_repairs`` with a trade) is an intent in ``bot/domain/intents.yml`` with training
-examples in ``nlu_data/`` and a rule that starts ``action_select_service_option``. The recipes in
-``docs/contributing.md`` are exercised here from fixtures.
+``service_scripts/_common/service_options.yaml`` is the source of the Service Option ids; which
+organisation takes which is said once, in that organisation's ``options.yaml``. The NLU side must
+follow the ids: each option (``housing_repairs/plumber`` is ``housing_repairs`` with a trade) is
+an intent in ``bot/domain/intents.yml`` with training examples in ``nlu_data/`` and a rule that
+starts ``action_select_service_option``. The recipes in ``docs/contributing.md`` are exercised
+here from fixtures.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 import yaml
 
+from ooh.orgs.errors import ConfigError
 from ooh.orgs.loader import load_registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,13 +61,33 @@ def test_every_service_option_can_be_recognised_and_started() -> None:
     assert out_of_step(ROOT / "service_scripts", ROOT / "bot", ROOT / "nlu_data") == []
 
 
+def test_an_organisations_offer_is_declared_once_in_its_own_options(tmp_path: Path) -> None:
+    """Taking an option on or off is one line in the organisation's ``options.yaml``; an unknown id is refused."""
+    scripts = tmp_path / "service_scripts"
+    shutil.copytree(ROOT / "service_scripts", scripts)
+    options = scripts / "enfield" / "options.yaml"
+    data = yaml.safe_load(options.read_text(encoding="utf-8"))
+    assert "abandoned_vehicle" not in data
+    data["abandoned_vehicle"] = {"script": "report"}
+    del data["anti_social_behaviour"]
+    options.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    enfield = load_registry(scripts).get("enfield")
+    assert enfield is not None and "abandoned_vehicle" in enfield.options
+    assert "anti_social_behaviour" not in enfield.options
+    data["abandoned_vehicles"] = {"script": "report"}
+    options.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        load_registry(scripts)
+    assert any("abandoned_vehicles" in p and "is not a Service Option id" in p for p in refused.value.problems)
+
+
 def test_a_new_service_option_is_caught_until_the_nlu_side_has_it(tmp_path: Path) -> None:
     """Adding an option to the canonical table alone is reported, with what to add."""
     scripts = tmp_path / "service_scripts"
     shutil.copytree(ROOT / "service_scripts", scripts)
     table = scripts / "_common" / "service_options.yaml"
     data = yaml.safe_load(table.read_text(encoding="utf-8"))
-    data["service_options"]["pest_control"] = {"appendix_row": "Pest control", "taken_by": {"enfield": "required"}}
+    data["service_options"]["pest_control"] = {"appendix_row": "Pest control"}
     table.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     options = scripts / "enfield" / "options.yaml"
     options.write_text(options.read_text(encoding="utf-8") + "pest_control: {script: report}\n", encoding="utf-8")
@@ -79,7 +102,7 @@ def test_a_new_service_option_is_caught_until_the_nlu_side_has_it(tmp_path: Path
 
 
 def test_a_twelfth_organisation_is_data_only(tmp_path: Path) -> None:
-    """A new folder and a line in the canonical table: no code changes, every option loaded."""
+    """A new folder and its name in the canonical table: no code changes, every option loaded."""
     scripts = tmp_path / "service_scripts"
     shutil.copytree(ROOT / "service_scripts", scripts)
     shutil.copytree(scripts / "enfield", scripts / "newham")
@@ -90,9 +113,6 @@ def test_a_twelfth_organisation_is_data_only(tmp_path: Path) -> None:
     table = scripts / "_common" / "service_options.yaml"
     canonical = yaml.safe_load(table.read_text(encoding="utf-8"))
     canonical["organisations"]["newham"] = "London Borough of Newham"
-    for spec in canonical["service_options"].values():
-        if "enfield" in (spec.get("taken_by") or {}):
-            spec["taken_by"]["newham"] = spec["taken_by"]["enfield"]
     table.write_text(yaml.safe_dump(canonical, sort_keys=False), encoding="utf-8")
     registry = load_registry(scripts)
     newham, enfield = registry.get("newham"), registry.get("enfield")

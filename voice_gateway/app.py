@@ -16,20 +16,25 @@ from pathlib import Path
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse
 
+from ooh.accounts.service import Permission
 from ooh.orgs.loader import load_registry
-from ooh.records.recordings import recording_path
-from ooh.records.store import RecordStore
+from ooh.records.recordings import RecordingUnavailable, request_recording
+from ooh.records.store import RecordStore, ServiceRequestView
 from ooh.settings import Settings, get_settings
 from voice_gateway import audiosocket, twilio, web
 from voice_gateway.agent import AgentClient
 from voice_gateway.call import VoiceOptions, VoiceServices
-from voice_gateway.deps import Gateway, GatewayDep, OperatorDep
+from voice_gateway.deps import Gateway, GatewayDep, StaffDep
 from voice_gateway.routing import Router
 from voice_gateway.stt import make_recognizer
 from voice_gateway.tts import Pyttsx3Synthesizer
 from voice_gateway.vocabulary import PHONE_VOCABULARY, address_vocabulary, open_vocabulary, yes_no_vocabulary
 
 logger = logging.getLogger(__name__)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def build_gateway(settings: Settings) -> Gateway:
@@ -41,6 +46,8 @@ def build_gateway(settings: Settings) -> Gateway:
         max_utterance_ms=settings.voice_max_utterance_ms,
         no_input_ms=settings.voice_no_input_ms,
         max_failures=settings.voice_max_failures,
+        max_call_seconds=settings.voice_max_call_seconds,
+        max_queued_frames=settings.voice_max_queued_frames,
         recordings_dir=settings.recordings_dir,
         clock=settings.voice_clock if settings.allow_clock_override else None,
     )
@@ -97,29 +104,41 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok", "recognizer": app.state.gateway.services.recognizer.name}
 
     @app.get("/calls/{call_id}")
-    async def call_log(call_id: str, gateway: GatewayDep, _: OperatorDep) -> dict[str, object]:
-        """What happened on a recent call (for operators checking a complaint, and tests)."""
+    async def call_log(call_id: str, gateway: GatewayDep, who: StaffDep) -> dict[str, object]:
+        """What happened on a recent call, to staff of the organisation it reached; audited."""
         log = gateway.logs.get(call_id)
-        if log is None:
-            raise HTTPException(404, "No recent call with that id")
+        allowed = log is not None and who.can(Permission.READ_RECORDS, log.po)
+        po = log.po if log is not None else None  # a refusal shows in the owning organisation's audit
+        await asyncio.to_thread(
+            gateway.accounts.audit, who, "read_call_log", po, call_id[:200], allowed=allowed, now=_now()
+        )
+        if log is None or not allowed:
+            raise HTTPException(404, "No recent call of yours with that id")
         return log.__dict__
 
     @app.get("/recordings/{reference}")
-    async def recording(reference: str, gateway: GatewayDep, who: OperatorDep) -> FileResponse:
+    async def recording(reference: str, gateway: GatewayDep, who: StaffDep) -> FileResponse:
         """The recording of the call a service request came from (spec 7.1.9 d); each play audited."""
-        request = await asyncio.to_thread(gateway.store.get, reference)
-        if request is None:
-            raise HTTPException(404, "No such service request")
-        if request.channel != "voice" or not request.recording_id:
-            raise HTTPException(404, f"{request.reference} did not come from a call")
+        folder = Path(gateway.settings.recordings_dir)
+        request: ServiceRequestView | None
+        path: Path | None
         try:
-            path = recording_path(Path(gateway.settings.recordings_dir), request.recording_id)
-        except ValueError:
-            raise HTTPException(404, f"{request.reference} has no valid recording") from None
-        if not path.exists():
-            raise HTTPException(404, f"The recording of {request.reference} is not stored (yet)")
-        note, now = f"Recording played by {who}", datetime.now(timezone.utc)
-        await asyncio.to_thread(gateway.store.add_update, request.reference, "access", note, now=now)
+            request, path = await asyncio.to_thread(request_recording, gateway.store, folder, reference)
+            reason = ""
+        except RecordingUnavailable as why:
+            request, path, reason = why.request, None, str(why)
+        allowed = request is not None and who.can(Permission.PLAY_RECORDINGS, request.po)
+        po = request.po if request is not None else None  # a refusal shows in the owner's audit
+        await asyncio.to_thread(
+            gateway.accounts.audit, who, "play_recording", po, reference[:64], allowed=allowed, now=_now()
+        )
+        if request is None or not allowed:
+            # Another organisation's request reads exactly like one that does not exist.
+            raise HTTPException(404, "No recording of yours has that reference")
+        if path is None:
+            raise HTTPException(404, reason)
+        note = f"Recording played by {who.name}"
+        await asyncio.to_thread(gateway.store.add_update, request.reference, "access", note, now=_now())
         return FileResponse(path, media_type="audio/wav", filename=f"{request.reference}.wav")
 
     return app

@@ -19,6 +19,10 @@ A UUID already in a call is refused: two callers must never share a conversation
      same => n(done),Hangup()
 
 Port 9092 listens on ``OOH_AUDIOSOCKET_HOST`` (loopback by default): open it to the PBX only.
+
+Bounds: a frame longer than ``voice_max_frame_bytes`` (the length field allows 64 KiB; Asterisk
+sends 320 bytes) is not read: the call is ended and hung up. When ``voice_max_live_calls`` calls
+are in progress, a new connection is hung up at once.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import PlainTextResponse
 
 from ooh.secrets import pbx_token
-from voice_gateway.call import CallSink
+from voice_gateway.call import CallSink, FrameTooBig, LineBusy
 from voice_gateway.deps import Gateway, GatewayDep
 
 AUDIOSOCKET_RATE = 8000
@@ -80,10 +84,13 @@ class AudioSocketSink(CallSink):
         self.open = True
 
     async def send_audio(self, pcm: bytes) -> None:
-        """One frame of signed linear audio."""
+        """One frame of signed linear audio (nothing once the line is gone: the caller hung up)."""
         if self.open:
-            self.writer.write(frame(KIND_AUDIO, pcm))
-            await self.writer.drain()
+            try:
+                self.writer.write(frame(KIND_AUDIO, pcm))
+                await self.writer.drain()
+            except ConnectionError:
+                self.open = False
 
     async def clear(self) -> None:
         """Nothing to clear: audio is sent in real time, so stopping sending stops playback."""
@@ -102,9 +109,12 @@ class AudioSocketSink(CallSink):
             self.writer.close()
 
 
-async def _read(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+async def _read(reader: asyncio.StreamReader, limit: int = 0xFFFF) -> tuple[int, bytes]:
+    """One message; a payload longer than ``limit`` is not read (:class:`FrameTooBig`)."""
     header = await reader.readexactly(3)
     kind, length = struct.unpack(">BH", header)
+    if length > limit:
+        raise FrameTooBig(length, limit)
     return kind, await reader.readexactly(length) if length else b""
 
 
@@ -128,18 +138,25 @@ async def handle(gateway: Gateway, reader: asyncio.StreamReader, writer: asyncio
     registered = gateway.audiosocket_dialled.pop(call_uuid, None)
     dialled = registered[0] if registered and registered[1] >= time.monotonic() else None
     sink = AudioSocketSink(writer, gateway, call_uuid)
+    try:
+        call = gateway.new_call(
+            sink,
+            protocol="audiosocket",
+            sample_rate=AUDIOSOCKET_RATE,
+            dialled=dialled,
+            call_id=call_uuid,
+        )
+    except LineBusy:
+        logger.warning("AudioSocket call refused: %d calls in progress, the most allowed", gateway.calls_in_progress())
+        writer.write(frame(KIND_HANGUP))
+        writer.close()
+        return
     gateway.live_audiosocket.add(call_uuid)
-    call = gateway.new_call(
-        sink,
-        protocol="audiosocket",
-        sample_rate=AUDIOSOCKET_RATE,
-        dialled=dialled,
-        call_id=call_uuid,
-    )
+    limit = gateway.settings.voice_max_frame_bytes
     runner = asyncio.create_task(call.run())
     try:
         while not runner.done():
-            read = asyncio.create_task(_read(reader))
+            read = asyncio.create_task(_read(reader, limit))
             done, _ = await asyncio.wait({read, runner}, return_when=asyncio.FIRST_COMPLETED)
             if read not in done:
                 read.cancel()
@@ -151,14 +168,24 @@ async def handle(gateway: Gateway, reader: asyncio.StreamReader, writer: asyncio
                 call.push_dtmf(payload[:1].decode("ascii", "replace"))
             elif kind in (KIND_HANGUP, KIND_ERROR):
                 break
+    except FrameTooBig as error:
+        call.log.add("frame_too_big", str(error), size=error.size, limit=error.limit)
+        logger.warning("AudioSocket call %s: %s; hung up", call_uuid, error)
+        try:
+            await sink.hang_up()
+        except ConnectionError:
+            pass
     except (asyncio.IncompleteReadError, ConnectionError):
         pass
     finally:
         sink.open = False
         call.push_hangup()
-        await runner
-        gateway.live_audiosocket.discard(call_uuid)
-        writer.close()
+        try:
+            await runner
+        finally:
+            gateway.end_call(call)
+            gateway.live_audiosocket.discard(call_uuid)
+            writer.close()
 
 
 async def serve(gateway: Gateway, port: int, host: str) -> asyncio.Server:

@@ -11,7 +11,12 @@ audio, stop playback, transfer and hang up. Everything else is here, once:
 - silence and not-understood answers re-prompted, and after a few failures the call goes to a
   person (the agent records a referral with the transcript and says where to transfer);
 - a goodbye that repeats the reference, and a two-channel recording of the whole call, stored
-  under the call id, which is the conversation id of the service request (findable by reference).
+  under the call id, which is the conversation id of the service request (findable by reference);
+- bounds on everything a caller sends: a call ends after ``max_call_seconds`` with a closing line,
+  its recording can never be longer than that, audio it cannot listen to yet is held up to
+  ``max_queued_frames`` (then the oldest is dropped), audio sent faster than real time is dropped,
+  and keys and log entries are limited. (Frame sizes and the number of calls are the adapters' and
+  the gateway's: :class:`FrameTooBig`, :class:`LineBusy`.)
 """
 
 from __future__ import annotations
@@ -51,10 +56,46 @@ _ALL_DONE = re.compile(r"^(that'?s|that is) (all|it|everything)\b")
 PREROLL_MS = 300
 #: How far ahead of real time playback audio is sent (protocols buffer it).
 PLAYBACK_LEAD_MS = 100
+#: How far caller audio may run ahead of the clock (a real line never does: it cannot send audio
+#: before it was spoken; this covers buffering at the start of a call). The rest is dropped.
+AHEAD_OF_CLOCK_SECONDS = 5.0
+#: Recording allowed past ``max_call_seconds``: the closing words said when a call runs out of time.
+CLOSING_SECONDS = 30.0
+#: Keys in one answer (a phone number has 11; a key held down must not make an endless one).
+MAX_KEYS = 24
+#: Keys waiting to be heard; more are ignored (no one presses 32 keys while the agent thinks).
+MAX_QUEUED_KEYS = 32
+KEYS = "0123456789*#"
+BUSY_WORDS = (
+    "Sorry, all our lines are busy. Please call again in a few minutes. "
+    "If anyone is in immediate danger, hang up and call 999."
+)
+"""What a caller hears (or the web page shows) when :class:`LineBusy` refuses the call."""
 
 
 class CallEnded(Exception):
     """The caller hung up."""
+
+
+class CallTimeUp(Exception):
+    """The call reached ``max_call_seconds``."""
+
+
+class LineBusy(Exception):
+    """As many calls are in progress as the gateway takes (``voice_max_live_calls``)."""
+
+
+class FrameTooBig(Exception):
+    """A caller sent a message bigger than the gateway takes (``voice_max_frame_bytes``).
+
+    ``size`` is None when the server refused it before the message reached the adapter.
+    """
+
+    def __init__(self, size: int | None, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        said = f"{size} bytes" if size is not None else f"over {limit} bytes"
+        super().__init__(f"a message of {said}, more than the {limit} a call may send at once")
 
 
 class CallSink(ABC):
@@ -91,6 +132,8 @@ class VoiceOptions:
         no_input_ms: Quiet time after a prompt before the caller is prompted again.
         dtmf_gap_ms: Pause after the last key press that ends keypad entry.
         max_failures: Silences or unrecognised answers in a row before a person takes the call.
+        max_call_seconds: Longest call; then the caller hears :meth:`Call.time_up_words` and it ends.
+        max_queued_frames: Caller audio held while the call cannot listen, in 20 ms frames.
         recordings_dir: Where call recordings are stored.
         clock: A fixed "now" for the agent (tests and demos; only when the settings allow it).
     """
@@ -101,6 +144,8 @@ class VoiceOptions:
     no_input_ms: int = 6000
     dtmf_gap_ms: int = 2500
     max_failures: int = 3
+    max_call_seconds: float = 30 * 60
+    max_queued_frames: int = 1500
     recordings_dir: Path = Path("var/recordings")
     clock: str | None = None
 
@@ -125,26 +170,36 @@ class Heard:
 
 
 class Recording:
-    """Both sides of a call on one timeline: caller on the left channel, agent on the right."""
+    """Both sides of a call on one timeline: caller on the left channel, agent on the right.
 
-    def __init__(self, sample_rate: int) -> None:
+    Each channel holds at most ``max_seconds`` of audio; what comes after is not recorded.
+    """
+
+    def __init__(self, sample_rate: int, max_seconds: float = 30 * 60 + CLOSING_SECONDS) -> None:
         self.sample_rate = sample_rate
+        self.limit = int(max_seconds * sample_rate) * 2
         self.caller = bytearray()
         self.agent = bytearray()
 
+    @property
+    def full(self) -> bool:
+        """Whether either channel has reached the limit."""
+        return max(len(self.caller), len(self.agent)) >= self.limit
+
     def add_caller(self, pcm: bytes) -> None:
         """Caller audio as it arrives (the line's clock)."""
-        self.caller += pcm
+        self.caller += pcm[: max(0, self.limit - len(self.caller))]
 
     def add_agent(self, pcm: bytes) -> None:
         """Agent audio, placed at the current point of the caller's timeline."""
         if len(self.agent) < len(self.caller):
             self.agent += b"\0" * (len(self.caller) - len(self.agent))
-        self.agent += pcm
+        self.agent += pcm[: max(0, self.limit - len(self.agent))]
 
     def save(self, path: Path) -> Path:
         """Write a stereo WAV."""
-        size = max(len(self.caller), len(self.agent))
+        size = max(len(self.caller), len(self.agent)) // 2 * 2  # whole samples (a client may send odd bytes)
+        self.caller, self.agent = self.caller[:size], self.agent[:size]
         left = np.frombuffer(bytes(self.caller) + b"\0" * (size - len(self.caller)), dtype=np.int16)
         right = np.frombuffer(bytes(self.agent) + b"\0" * (size - len(self.agent)), dtype=np.int16)
         stereo = np.column_stack([left, right]).astype(np.int16).tobytes()
@@ -164,10 +219,89 @@ class CallLog:
     references: list[str] = field(default_factory=list)
     recording: str | None = None
     ended: bool = False
+    #: Events not kept because the log was full (:attr:`MAX_EVENTS`).
+    events_dropped: int = 0
 
-    def add(self, kind: str, text: str = "", **extra: Any) -> None:
-        """Append an event."""
-        self.events.append({"at": round(time.time(), 3), "kind": kind, "text": text, **extra})
+    MAX_EVENTS = 1000
+    """A long call logs a few hundred events; a flood of key presses must not grow the log forever."""
+
+    def add(self, kind: str, text: str = "", **extra: Any) -> dict[str, Any] | None:
+        """Append an event (and return it), unless the log is full."""
+        if len(self.events) >= self.MAX_EVENTS:
+            self.events_dropped += 1
+            return None
+        event = {"at": round(time.time(), 3), "kind": kind, "text": text, **extra}
+        self.events.append(event)
+        return event
+
+
+class Inbox:
+    """What the caller sent that the call has not heard yet: audio, keys and a hang-up, in order.
+
+    Bounded: at most ``max_audio`` audio messages and ``max_audio_bytes`` of audio are held; a new
+    one beyond that drops the oldest audio (never a key or the hang-up). At most
+    :data:`MAX_QUEUED_KEYS` keys wait; later ones are ignored. One hang-up is enough.
+    """
+
+    def __init__(self, max_audio: int, max_audio_bytes: int) -> None:
+        self.max_audio = max(1, max_audio)
+        self.max_audio_bytes = max(1, max_audio_bytes)
+        self._items: deque[tuple[str, Any]] = deque()
+        self._ready = asyncio.Event()
+        self._audio = 0
+        self._audio_bytes = 0
+        self._keys = 0
+        self._hung_up = False
+
+    def put(self, kind: str, data: Any) -> int:
+        """Queue one input; return how many were dropped (older audio, or this key)."""
+        dropped = 0
+        if kind == "audio":
+            while self._audio and (
+                self._audio >= self.max_audio or self._audio_bytes + len(data) > self.max_audio_bytes
+            ):
+                self._drop_oldest_audio()
+                dropped += 1
+            self._audio += 1
+            self._audio_bytes += len(data)
+        elif kind == "dtmf":
+            if self._keys >= MAX_QUEUED_KEYS:
+                return 1
+            self._keys += 1
+        elif kind == "hangup":
+            if self._hung_up:
+                return 0
+            self._hung_up = True
+        self._items.append((kind, data))
+        self._ready.set()
+        return dropped
+
+    def _drop_oldest_audio(self) -> None:
+        for index, (kind, data) in enumerate(self._items):
+            if kind == "audio":
+                del self._items[index]
+                self._audio -= 1
+                self._audio_bytes -= len(data)
+                return
+
+    async def get(self, timeout: float) -> tuple[str, Any] | None:
+        """The next input, or None after ``timeout`` seconds without one."""
+        if not self._items:
+            self._ready.clear()
+            try:
+                await asyncio.wait_for(self._ready.wait(), timeout)
+            except asyncio.TimeoutError:
+                return None
+        kind, data = self._items.popleft()
+        if kind == "audio":
+            self._audio -= 1
+            self._audio_bytes -= len(data)
+        elif kind == "dtmf":
+            self._keys -= 1
+        return kind, data
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 class Call:
@@ -193,8 +327,14 @@ class Call:
         self.rate = sample_rate
         self.options = services.options
         self.log = CallLog(call_id, protocol, dialled)
-        self.recording = Recording(sample_rate)
-        self._inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self.recording = Recording(sample_rate, self.options.max_call_seconds + CLOSING_SECONDS)
+        frame_bytes = sample_rate * FRAME_MS // 1000 * 2
+        self._inbox = Inbox(self.options.max_queued_frames, self.options.max_queued_frames * frame_bytes)
+        self._started = time.monotonic()
+        self._deadline = self._started + self.options.max_call_seconds
+        self._received = 0
+        #: Log entries counting what was dropped, updated in place (one each, not one a frame).
+        self._drops: dict[str, dict[str, Any] | None] = {}
         self._playback: asyncio.Task[None] | None = None
         self._vad = EndOfUtterance(silence_ms=self.options.silence_ms, max_ms=self.options.max_utterance_ms)
         self.org: Organisation | None = None
@@ -204,16 +344,45 @@ class Call:
 
     # ------------------------------------------------------------------ from the adapter
     def push_audio(self, pcm: bytes) -> None:
-        """Caller audio (16-bit PCM at the call's rate, any length)."""
-        self._inbox.put_nowait(("audio", pcm))
+        """Caller audio (16-bit PCM at the call's rate, any length).
+
+        Audio running more than :data:`AHEAD_OF_CLOCK_SECONDS` ahead of the call's clock is
+        dropped: no line sends audio faster than it is spoken, so only a client flooding the call
+        would, and a flood must not fill the recording or the recogniser's time.
+        """
+        allowed = int((time.monotonic() - self._started + AHEAD_OF_CLOCK_SECONDS) * self.rate) * 2
+        if self._received + len(pcm) > allowed:
+            self._note_drop("audio_too_fast", "caller audio arrived faster than real time; the excess was dropped", 1)
+            return
+        self._received += len(pcm)
+        dropped = self._inbox.put("audio", pcm)
+        if dropped:
+            self._note_drop(
+                "audio_dropped", "caller audio came faster than the call could hear it; the oldest was dropped", dropped
+            )
 
     def push_dtmf(self, digit: str) -> None:
-        """A key the caller pressed."""
-        self._inbox.put_nowait(("dtmf", digit))
+        """A key the caller pressed (one of ``0-9 * #``; anything else is ignored)."""
+        if len(digit) != 1 or digit not in KEYS:
+            self._note_drop("bad_key", "a key that is not on a phone's keypad was ignored", 1)
+            return
+        if self._inbox.put("dtmf", digit):
+            self._note_drop(
+                "keys_dropped", "keys came faster than the call could hear them; the latest were ignored", 1
+            )
 
     def push_hangup(self) -> None:
         """The caller hung up."""
-        self._inbox.put_nowait(("hangup", None))
+        self._inbox.put("hangup", None)
+
+    def _note_drop(self, kind: str, text: str, count: int) -> None:
+        """Count dropped messages in one log entry per kind (a flood must not flood the log too)."""
+        if kind not in self._drops:
+            self._drops[kind] = self.log.add(kind, text, count=0)
+            logger.warning("Call %s: %s", self.call_id, text)
+        event = self._drops[kind]
+        if event is not None:
+            event["count"] += count
 
     # ------------------------------------------------------------------ speaking
     async def say(self, text: str) -> None:
@@ -276,10 +445,9 @@ class Call:
         return [buffer[i : i + size] for i in range(0, whole, size)]
 
     async def _next_input(self, timeout: float) -> tuple[str, Any]:
-        try:
-            return await asyncio.wait_for(self._inbox.get(), timeout)
-        except asyncio.TimeoutError:
-            return ("tick", None)
+        if time.monotonic() >= self._deadline:
+            raise CallTimeUp
+        return await self._inbox.get(timeout) or ("tick", None)
 
     async def listen(self, expect: Expect | None) -> Heard:
         """Hear one answer: speech (possibly over the prompt), keys, or silence after the prompt."""
@@ -308,7 +476,7 @@ class Call:
                     return Heard(digits, "dtmf")
                 digits += str(data) if data not in ("#", "*") else ""
                 last_key = now
-                if kind_expected in ("yes_no", "choice") and digits:
+                if (kind_expected in ("yes_no", "choice") and digits) or len(digits) >= MAX_KEYS:
                     return Heard(digits, "dtmf")
                 continue
             if digits:
@@ -317,6 +485,8 @@ class Call:
                 continue
             if kind == "audio":
                 self.recording.add_caller(data)
+                if self.recording.full and "recording_full" not in self._drops:
+                    self._note_drop("recording_full", "the recording reached the longest a call may last", 0)
                 for frame in self._whole_frames(data):
                     self._vad.feed(frame)
                     if stream is None:
@@ -408,21 +578,39 @@ class Call:
             await self._converse()
         except CallEnded:
             self.log.add("caller_hung_up")
+        except CallTimeUp:
+            logger.warning("Call %s reached the longest a call may last; ended", self.call_id)
+            self.log.add("time_up", f"{self.options.max_call_seconds:g} s")
+            await self._last_words(self.time_up_words())
         except Exception:
             logger.exception("Call %s failed", self.call_id)
             self.log.add("error")
-            try:
-                await self.say_and_wait(
-                    "Sorry, something went wrong on our side. Please call again, or call 999 in an emergency."
-                )
-                await self.sink.hang_up()
-            except Exception:  # the line may already be gone
-                logger.debug("Could not apologise on call %s", self.call_id)
+            await self._last_words(
+                "Sorry, something went wrong on our side. Please call again, or call 999 in an emergency."
+            )
         finally:
             await self._stop_playback(clear=False)
             self.log.ended = True
             path = recording_path(self.options.recordings_dir, self.recording_id)
             self.log.recording = str(await asyncio.to_thread(self.recording.save, path))
+
+    def time_up_words(self) -> str:
+        """What a caller hears when the call reaches ``max_call_seconds``."""
+        reference = self.log.references[-1] if self.log.references else ""
+        said = f"Your reference is {reference}. " if reference else ""
+        return (
+            "I'm sorry, this call has reached its time limit, so I have to end it now. "
+            f"{said}If you still need help, please call again. If anyone is in immediate danger, "
+            "call 999. Goodbye."
+        )
+
+    async def _last_words(self, text: str) -> None:
+        """Say ``text`` and hang up, if the line is still there."""
+        try:
+            await self.say_and_wait(text)
+            await self.sink.hang_up()
+        except Exception:  # the line may already be gone
+            logger.debug("Could not say the last words on call %s", self.call_id)
 
     async def _converse(self) -> None:
         known = self.services.router.registry.get(self._po) if self._po else None

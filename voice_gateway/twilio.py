@@ -15,6 +15,12 @@ refused without it in production): the webhook's ``X-Twilio-Signature`` over its
 the stream handshake's over its URL. Each TwiML also carries a one-time ticket that the stream's
 ``start`` must echo, so a media stream belongs to a call whose webhook was checked; and a
 ``callSid`` must look like one (``CA`` and 32 hex digits).
+
+Bounds: the webhook takes a body of at most :data:`WEBHOOK_MAX_BYTES`; when every line is busy
+(``voice_max_live_calls``, counting calls answered whose stream has not started) it answers TwiML
+that tells the caller so, and to call 999 in an emergency, and hangs up. A stream message over
+``voice_max_frame_bytes`` closes the stream with 1009 and ends the call; a stream must ``start``
+within :data:`START_SECONDS` and :data:`MESSAGES_BEFORE_START` messages.
 """
 
 from __future__ import annotations
@@ -35,13 +41,24 @@ from fastapi.responses import Response
 from twilio.request_validator import RequestValidator
 
 from voice_gateway.audio import pcm_to_ulaw, ulaw_to_pcm
-from voice_gateway.call import CallSink
+from voice_gateway.call import BUSY_WORDS, Call, CallSink, FrameTooBig, LineBusy
 from voice_gateway.deps import Gateway, GatewayDep
+from voice_gateway.web import close_too_big, parse_json, receive_message
 
 TWILIO_RATE = 8000
 TICKET_SECONDS = 60
 """How long Twilio has to open the stream after our TwiML (it does so within a second or two)."""
 _CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
+WEBHOOK_MAX_BYTES = 64 * 1024
+"""Largest webhook body taken (Twilio's are about 2 KB)."""
+START_SECONDS = 10
+"""How long a stream has to send ``start`` (Twilio sends ``connected`` and ``start`` at once)."""
+MESSAGES_BEFORE_START = 10
+BUSY_TWIML = (
+    '<?xml version="1.0" encoding="UTF-8"?><Response>'
+    f'<Say language="en-GB">{escape(BUSY_WORDS)}</Say><Hangup/></Response>'
+)
+"""What Twilio does with a call when every line is busy: tell the caller, and hang up."""
 logger = logging.getLogger(__name__)
 
 router = APIRouter()
@@ -84,11 +101,19 @@ def redeem_ticket(gateway: Gateway, ticket: object) -> bool:
 
 @router.post("/twilio/voice")
 async def incoming_call(request: Request, gateway: GatewayDep) -> Response:
-    """TwiML for a new call: stream its audio to this gateway."""
+    """TwiML for a new call: stream its audio to this gateway (or, every line busy, say so)."""
+    length = request.headers.get("content-length")
+    if length is None or not length.isdigit():
+        raise HTTPException(411, "A webhook needs a Content-Length")
+    if int(length) > WEBHOOK_MAX_BYTES:
+        raise HTTPException(413, "Too big for a webhook")
     form = await request.form()
     params = {key: str(value) for key, value in form.items()}
     if not signed(request, gateway, request.url.scheme, params):
         raise HTTPException(403, "Not signed by Twilio")
+    if not gateway.has_room():
+        logger.warning("Twilio call refused: %d calls in progress, the most allowed", gateway.calls_in_progress())
+        return Response(content=BUSY_TWIML, media_type="application/xml")
     dialled = str(form.get("To") or "")
     caller = str(form.get("From") or "")
     host = request.headers.get("host", "localhost")
@@ -114,8 +139,12 @@ class TwilioSink(CallSink):
         self.open = True
 
     async def _send(self, message: dict[str, object]) -> None:
-        if self.open:
+        if not self.open:
+            return
+        try:
             await self.websocket.send_text(json.dumps({"streamSid": self.stream_sid, **message}))
+        except (WebSocketDisconnect, RuntimeError, OSError):  # the line is gone: the caller hung up
+            self.open = False
 
     async def send_audio(self, pcm: bytes) -> None:
         """One frame as base64 μ-law."""
@@ -143,7 +172,10 @@ class TwilioSink(CallSink):
         """Close the stream (Twilio ends the call when the ``<Connect>`` finishes)."""
         if self.open:
             self.open = False
-            await self.websocket.close()
+            try:
+                await self.websocket.close()
+            except (WebSocketDisconnect, RuntimeError, OSError):  # already gone
+                pass
 
 
 @router.websocket("/twilio/media")
@@ -153,41 +185,74 @@ async def media_stream(websocket: WebSocket, gateway: GatewayDep) -> None:
         await websocket.close(code=1008)
         return
     await websocket.accept()
-    call = None
+    limit = gateway.settings.voice_max_frame_bytes
+    call: Call | None = None
     runner: asyncio.Task[None] | None = None
     sink: TwilioSink | None = None
+    before_start = 0
     try:
         while True:
-            message = json.loads(await websocket.receive_text())
-            event = message.get("event")
-            if event == "start":
+            if call is None:
+                before_start += 1
+                if before_start > MESSAGES_BEFORE_START:
+                    logger.warning("Media stream closed: no start in its first %d messages", MESSAGES_BEFORE_START)
+                    break
+                data = await asyncio.wait_for(receive_message(websocket, limit), START_SECONDS)
+            else:
+                data = await receive_message(websocket, limit)
+            if data is None:
+                break
+            message = parse_json(data) if isinstance(data, str) else None
+            event = message.get("event") if message else None
+            if message is None or event is None:
+                continue
+            if event == "start" and call is None:
                 start = message["start"]
                 parameters = start.get("customParameters") or {}
                 if not redeem_ticket(gateway, parameters.get("ticket")) or not _CALL_SID.match(str(start["callSid"])):
                     logger.warning("Media stream refused: no valid ticket or call id")
                     break
                 sink = TwilioSink(websocket, gateway, message.get("streamSid") or start["streamSid"], start["callSid"])
-                call = gateway.new_call(
-                    sink,
-                    protocol="twilio",
-                    sample_rate=TWILIO_RATE,
-                    dialled=parameters.get("to"),
-                    call_id=start["callSid"],
-                )
+                try:
+                    call = gateway.new_call(
+                        sink,
+                        protocol="twilio",
+                        sample_rate=TWILIO_RATE,
+                        dialled=parameters.get("to"),
+                        call_id=start["callSid"],
+                    )
+                except LineBusy:  # its ticket held its place, so only if the limit was lowered meanwhile
+                    logger.warning("Media stream refused: every line is busy")
+                    break
                 runner = asyncio.create_task(call.run())
             elif call is None:
                 continue
             elif event == "media":
-                call.push_audio(ulaw_to_pcm(base64.b64decode(message["media"]["payload"])))
+                try:
+                    pcm = ulaw_to_pcm(base64.b64decode(message["media"]["payload"]))
+                except (KeyError, TypeError, ValueError):  # not base64 audio: ignored, like noise
+                    continue
+                call.push_audio(pcm)
             elif event == "dtmf":
                 call.push_dtmf(str(message["dtmf"]["digit"]))
             elif event == "stop":
                 break
-    except (WebSocketDisconnect, RuntimeError, json.JSONDecodeError, KeyError):
+    except FrameTooBig as error:
+        if sink is not None:
+            sink.open = False
+        if call is None:
+            logger.warning("Media stream closed: %s", error)
+        await close_too_big(websocket, call, error)
+    except asyncio.TimeoutError:
+        logger.warning("Media stream closed: no start within %d s", START_SECONDS)
+    except (WebSocketDisconnect, RuntimeError, KeyError, TypeError, AttributeError):
         pass
     finally:
         if sink is not None:
             sink.open = False
         if call is not None and runner is not None:
             call.push_hangup()
-            await runner
+            try:
+                await runner
+            finally:
+                gateway.end_call(call)

@@ -25,6 +25,8 @@ OUTCOME_WORDS = {
 
 def status_words(request: ServiceRequestView, phone: str) -> str:
     """Where a request really is: its referral state when referred, else its recorded outcome."""
+    if any(flag.startswith("duplicate_of:") for flag in request.flags):
+        return "was added to an earlier report of the same problem, which was passed to the on-call officer"
     if request.referral_status == "not_required":
         return OUTCOME_WORDS.get(request.call_outcome or "", "was recorded")
     if request.referral_status == "sent":

@@ -3,11 +3,11 @@
 Layout::
 
     service_scripts/
-      _common/service_options.yaml   canonical option ids and which organisation takes which
+      _common/service_options.yaml   canonical Service Option ids and organisation ids
       _common/postcodes.csv.gz       every London postcode -> borough, ward (OS Code-Point Open)
       _scripts/<script>.yaml         script templates (questions, decision tables)
       <po>/profile.yaml              name, greeting, hours, signposting contacts, neighbours
-      <po>/options.yaml              the options it takes and each one's script settings
+      <po>/options.yaml              the options it takes (declared here only) and their settings
       <po>/faq.yaml                  answers for information-only options
       <po>/rota.yaml                 who is on call for what, when
       <po>/addresses.csv             its address file (uprn,address,postcode,...)
@@ -83,7 +83,7 @@ class Registry:
 
     organisations: dict[str, Organisation]
     scripts: dict[str, ScriptDef]
-    canonical: dict[str, dict[str, str]]
+    canonical: set[str]
     postcodes: PostcodeDirectory
     root: Path
     common_contacts: dict[str, Contact] = field(default_factory=dict)
@@ -168,7 +168,7 @@ def _load_options(
     org_dir: Path,
     profile: Profile,
     scripts: dict[str, ScriptDef],
-    expected: dict[str, str],
+    canonical: set[str],
     problems: list[str],
 ) -> dict[str, OptionConfig]:
     path = org_dir / "options.yaml"
@@ -183,9 +183,7 @@ def _load_options(
         if config is None:
             continue
         options[str(option_id)] = config
-        _check_option(path, str(option_id), config, profile, scripts, expected, problems)
-    for missing in sorted(set(expected) - set(options)):
-        problems.append(format_problem(path, missing, "is taken by this organisation (Appendix 2) but has no settings"))
+        _check_option(path, str(option_id), config, profile, scripts, canonical, problems)
     return options
 
 
@@ -195,19 +193,15 @@ def _check_option(
     config: OptionConfig,
     profile: Profile,
     scripts: dict[str, ScriptDef],
-    expected: dict[str, str],
+    canonical: set[str],
     problems: list[str],
 ) -> None:
     _check_conditions(path, option_id, config.extra_questions, config.rules, problems)
-    if option_id not in expected:
-        problems.append(format_problem(path, option_id, "is not an option this organisation takes (Appendix 2)"))
+    if option_id not in canonical:
+        problems.append(format_problem(path, option_id, "is not a Service Option id (_common/service_options.yaml)"))
     script = scripts.get(config.script)
     if script is None:
         problems.append(format_problem(path, f"{option_id}.script", f"no template '{config.script}' in _scripts"))
-    elif expected.get(option_id) == "information_only" and not script.answer_from_faq:
-        problems.append(
-            format_problem(path, f"{option_id}.script", "an information-only option must use an FAQ script")
-        )
     if config.hours != "always" and config.hours not in profile.hours:
         problems.append(format_problem(path, f"{option_id}.hours", f"no schedule '{config.hours}' in profile.yaml"))
     keys = [("signpost", config.signpost), ("transfer_to", config.transfer_to)]
@@ -249,7 +243,7 @@ def _load_faq(org_dir: Path, options: dict[str, OptionConfig], problems: list[st
 def _load_organisation(
     org_dir: Path,
     scripts: dict[str, ScriptDef],
-    canonical: dict[str, dict[str, str]],
+    canonical: set[str],
     postcodes: PostcodeDirectory,
     common_contacts: dict[str, Contact],
     problems: list[str],
@@ -262,8 +256,7 @@ def _load_organisation(
     profile.contacts = {**common_contacts, **profile.contacts}
     if profile.id != org_dir.name:
         problems.append(format_problem(profile_path, "id", f"'{profile.id}' must match the folder name"))
-    expected = {opt: taken[profile.id] for opt, taken in canonical.items() if profile.id in taken}
-    options = _load_options(org_dir, profile, scripts, expected, problems)
+    options = _load_options(org_dir, profile, scripts, canonical, problems)
     faq = _load_faq(org_dir, options, problems)
     rota = addresses = None
     try:
@@ -295,10 +288,7 @@ def load_registry(root: Path) -> Registry:
     problems: list[str] = []
     canonical_path = root / "_common" / "service_options.yaml"
     canonical_raw = _read_yaml(canonical_path, problems) or {}
-    canonical = {
-        str(opt): dict((spec or {}).get("taken_by") or {})
-        for opt, spec in (canonical_raw.get("service_options") or {}).items()
-    }
+    canonical = {str(opt) for opt in canonical_raw.get("service_options") or {}}
     names = dict(canonical_raw.get("organisations") or {})
     rows = {
         str(opt): str((spec or {}).get("appendix_row") or opt)

@@ -12,6 +12,8 @@ import re
 import secrets
 from pathlib import Path
 
+from ooh.records.store import RecordStore, ServiceRequestView
+
 _RECORDING_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -33,3 +35,34 @@ def recording_path(folder: Path, recording_id: str) -> Path:
     if not path.is_relative_to(folder.resolve()):
         raise ValueError("outside the recordings folder")
     return path
+
+
+class RecordingUnavailable(LookupError):
+    """A request's recording cannot be played; the message says why, in words staff understand.
+
+    ``request`` is the request when there is one, so a door can check whose it is before saying why.
+    """
+
+    def __init__(self, reason: str, request: ServiceRequestView | None = None) -> None:
+        super().__init__(reason)
+        self.request = request
+
+
+def request_recording(store: RecordStore, folder: Path, reference: str) -> tuple[ServiceRequestView, Path]:
+    """The service request ``reference`` and its recording's file, for every door that plays one.
+
+    Raises:
+        RecordingUnavailable: No such request, it did not come from a call, or its file is missing.
+    """
+    request = store.get(reference)
+    if request is None:
+        raise RecordingUnavailable("No such service request")
+    if request.channel != "voice" or not request.recording_id:
+        raise RecordingUnavailable(f"{request.reference} did not come from a call", request)
+    try:
+        path = recording_path(folder, request.recording_id)
+    except ValueError:
+        raise RecordingUnavailable(f"{request.reference} has no valid recording", request) from None
+    if not path.exists():
+        raise RecordingUnavailable(f"The recording of {request.reference} is not stored (yet)", request)
+    return request, path

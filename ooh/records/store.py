@@ -272,7 +272,12 @@ class RecordStore:
             time.sleep(min(0.5, 0.005 * attempt) * random.uniform(0.5, 1.5))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _write(self, work: Callable[[Session], T], *, retry_integrity: bool = False) -> T:
+    def write(self, work: Callable[[Session], T], *, retry_integrity: bool = False) -> T:
+        """Run ``work`` in one write transaction (retried when busy): the store's and its neighbours'.
+
+        Other tables in the same database (staff accounts, the audit log) use this too, so every
+        write gets the same locking and retry rules.
+        """
         self.engine  # noqa: B018 - builds the session factories
         assert self._writer is not None
 
@@ -282,7 +287,8 @@ class RecordStore:
 
         return self._retry(run, retry_integrity=retry_integrity)
 
-    def _read(self, work: Callable[[Session], T]) -> T:
+    def read(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in one read transaction (retried when busy)."""
         self.engine  # noqa: B018 - builds the session factories
         assert self._reader is not None
 
@@ -453,7 +459,7 @@ class RecordStore:
             session.flush()
             return self._view(row)
 
-        view = self._write(work, retry_integrity=True)
+        view = self.write(work, retry_integrity=True)
         logger.info("Created service request %s (%s, %s)", view.reference, po, service_option)
         return view
 
@@ -501,7 +507,7 @@ class RecordStore:
             row.updates.append(RequestUpdate(at=at, kind=kind, text=text or "", data=data))
             return RequestUpdateView(at.astimezone(self.zone), kind, text or "", data)
 
-        view = self._write(work)
+        view = self.write(work)
         logger.info("Added %s update to %s", kind, normalise_reference(reference))
         return view
 
@@ -529,7 +535,7 @@ class RecordStore:
             session.flush()
             return self._view(row, row.updates)
 
-        view = self._write(work)
+        view = self.write(work)
         logger.info("Referral of %s is now %s", view.reference, status)
         return view
 
@@ -550,7 +556,7 @@ class RecordStore:
             session.flush()
             return self._view(row, row.updates)
 
-        view = self._write(work)
+        view = self.write(work)
         logger.info("Closed service request %s", view.reference)
         return view
 
@@ -563,7 +569,7 @@ class RecordStore:
             row = self._row(session, reference)
             return None if row is None else self._view(row, row.updates)
 
-        return self._read(work)
+        return self.read(work)
 
     def for_conversation(self, sender_id: str) -> list[ServiceRequestView]:
         """Every request one conversation (chat session or call) created, oldest first.
@@ -581,7 +587,7 @@ class RecordStore:
         def work(session: Session) -> list[ServiceRequestView]:
             return [self._view(row, row.updates) for row in session.execute(statement).scalars()]
 
-        return self._read(work)
+        return self.read(work)
 
     def find_open_duplicate(
         self,
@@ -634,7 +640,7 @@ class RecordStore:
             row = session.execute(statement).scalar_one_or_none()
             return None if row is None else self._view(row, row.updates)
 
-        return self._read(work)
+        return self.read(work)
 
     def pending_referrals(self, *, before: datetime | None = None) -> list[ServiceRequestView]:
         """Open requests whose referral is not sent yet (``pending`` or ``failed``), oldest first.
@@ -658,4 +664,4 @@ class RecordStore:
             .order_by(ServiceRequest.created_at, ServiceRequest.id)
             .options(selectinload(ServiceRequest.updates))
         )
-        return self._read(lambda s: [self._view(r, r.updates) for r in s.execute(statement).scalars()])
+        return self.read(lambda s: [self._view(r, r.updates) for r in s.execute(statement).scalars()])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.stack import Stack
+from ooh.records.store import RecordStore
 from tests.e2e.test_scripts import SAT_NIGHT, email_for, joined, reference_in, sender
 
 pytestmark = pytest.mark.e2e
@@ -36,9 +37,17 @@ def test_second_report_at_the_same_address_is_an_update_not_a_second_referral(st
     who = sender()
     second = report_street_light(stack, who, home["query"], "Second Caller")
     assert "already been reported" in joined(second)
-    assert reference in joined(second)
-    assert stack.slots(who)["reference"] == reference
+    # Finding 7: the second caller is not told the first caller's reference, and gets their own.
+    assert reference not in joined(second)
+    own = stack.slots(who)["reference"]
+    assert own and own != reference and own in joined(second)
     assert len(stack.smtp.messages) == before, "a duplicate must not send a second referral"
+    earlier = RecordStore(stack.env["OOH_DATABASE_URL"]).get(reference)
+    assert earlier is not None
+    added = [u for u in earlier.updates if u.kind == "duplicate_report"]
+    assert added and (added[-1].data or {}).get("reference") == own, "what they said is on the earlier report"
+    asked = stack.send(sender(), f"what's happening with {own}", po="waltham_forest", now=SAT_NIGHT)
+    assert reference not in joined(asked) and "First Caller" not in joined(asked)
 
 
 def test_resident_quoting_a_reference_gets_its_status(stack: Stack, any_address) -> None:  # type: ignore[no-untyped-def]

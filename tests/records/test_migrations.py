@@ -10,7 +10,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from ooh.records.models import Base
+from ooh.accounts import models as accounts_models  # noqa: F401 - its tables are in the same schema
+from ooh.records.models import Base, ReferenceCounter, RequestUpdate, ServiceRequest
 from ooh.records.store import RecordStore
 from tests.records.conftest import at
 
@@ -28,7 +29,10 @@ def test_migrations_build_exactly_the_models_schema_on_sqlite(tmp_path: Path) ->
     store.migrate()  # a second start finds nothing to do
     assert schema_drift(store) == []
     with store.engine.connect() as connection:
-        assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"
+        assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0003"
+    assert {"staff_users", "staff_memberships", "staff_sessions", "audit_events"} <= set(
+        inspect(store.engine).get_table_names()
+    )
     store.dispose()
 
 
@@ -52,7 +56,9 @@ def test_a_database_from_before_migrations_keeps_its_requests(tmp_path: Path) ->
     """A database made by ``create_all`` (no version table) is adopted, not recreated or broken."""
     url = f"sqlite:///{tmp_path / 'records.db'}"
     old = RecordStore(url)
-    Base.metadata.create_all(old.engine)
+    # The tables create_all made then: the records' three (staff accounts came later, by migration).
+    records_tables = [model.__table__ for model in (ServiceRequest, RequestUpdate, ReferenceCounter)]
+    Base.metadata.create_all(old.engine, tables=records_tables)
     made = old.create_request(
         po="enfield", prefix="ENF", service_option="noise", call_outcome="referred", now=at("2026-11-21T23:30")
     )

@@ -21,6 +21,7 @@ import pytest
 
 from harness.callers import AudioSocketCaller, Caller, TwilioCaller, WebCaller, follow
 from harness.stack import Stack, VoiceGateway
+from ooh.accounts.service import SESSION_COOKIE
 from ooh.records.store import RecordStore
 
 pytestmark = [pytest.mark.e2e, pytest.mark.voice]
@@ -49,7 +50,7 @@ def recording_channels(gateway: VoiceGateway, reference: str) -> tuple[float, fl
     import urllib.request
 
     request = urllib.request.Request(
-        f"{gateway.url}/recordings/{reference}", headers={"Authorization": f"Bearer {gateway.token}"}
+        f"{gateway.url}/recordings/{reference}", headers=gateway.staff.cookie
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         data = response.read()
@@ -132,7 +133,7 @@ def test_web_caller_reports_an_emergency_leak_by_voice(
     # The recording is named by an id the gateway issued, and playing it is on the request's record.
     played = RecordStore(stack.env["OOH_DATABASE_URL"]).get(reference)
     assert played is not None and played.recording_id and played.recording_id != caller.call_id
-    assert [u.text for u in played.updates if u.kind == "access"] == ["Recording played by operator"]
+    assert [u.text for u in played.updates if u.kind == "access"] == ["Recording played by Harness Handler"]
 
 
 # --------------------------------------------------------------------------- telephone lines
@@ -290,8 +291,8 @@ def test_asking_for_a_person_by_voice_hands_over_with_the_number(gateway: VoiceG
 
 
 def gateway_status(url: str, token: str | None = None) -> int:
-    """HTTP status of a GET on the gateway, with the operator token or without."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    """HTTP status of a GET on the gateway, with a staff session cookie or without."""
+    headers = {"Cookie": f"{SESSION_COOKIE}={token}"} if token else {}
     try:
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as response:
             return int(response.status)
@@ -299,7 +300,7 @@ def gateway_status(url: str, token: str | None = None) -> int:
         return int(error.code)
 
 
-def test_call_logs_and_recordings_need_the_operator_token(stack: Stack, gateway: VoiceGateway) -> None:
+def test_call_logs_and_recordings_need_a_staff_session(stack: Stack, gateway: VoiceGateway) -> None:
     """Finding 3: anyone could read call logs and play recordings by guessing a reference."""
     for path in (f"/calls/web-{'0' * 32}", "/recordings/ENF-20261121-0001"):
         assert gateway_status(gateway.url + path) == 401

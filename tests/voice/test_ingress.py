@@ -80,7 +80,7 @@ def test_a_stream_needs_twilios_signature_a_ticket_and_a_real_call_id(gateway: V
     assert asyncio.run(_stream(gateway, signature, crafted)) == "closed"
     for sid in (call_sid, "../../../tmp/owned"):
         url = f"{gateway.url}/calls/{urllib.parse.quote(sid, safe='')}"
-        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {gateway.token}"})
+        request = urllib.request.Request(url, headers=gateway.staff.cookie)
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=10)
         assert refused.value.code == 404, "no call was started"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from ooh.accounts import models as _accounts  # noqa: F401 - its tables share the metadata
 from ooh.records.models import Base
 
 connection = context.config.attributes["connection"]

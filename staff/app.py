@@ -1,0 +1,84 @@
+"""The staff web app: GOV.UK Design System pages behind password + TOTP sign-in.
+
+``python -m staff`` serves it (``make run`` starts it beside the gateway). Pages carry a strict
+Content Security Policy with a nonce for the template's one inline script, are never cached, and
+may not be framed; the GOV.UK Frontend assets come from ``vendor/`` (``tools/get_frontend.sh``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from ooh.accounts.service import accounts_for
+from ooh.orgs.loader import load_registry
+from ooh.records.store import RecordStore
+from ooh.settings import PROJECT_ROOT, Settings, get_settings
+from staff.deps import SignInNeeded, StaffApp
+from staff.web import router
+
+ASSETS = PROJECT_ROOT / "vendor" / "govuk-frontend" / "assets"
+
+
+def build(settings: Settings) -> StaffApp:
+    """Open the records store (migrated) and load the organisations once."""
+    store = RecordStore(settings.database_url, timezone=settings.timezone)
+    store.migrate()
+    return StaffApp(settings, store, accounts_for(store, settings), load_registry(settings.service_scripts_dir))
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The staff application."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.staff = await asyncio.to_thread(build, settings)
+        yield
+        app.state.staff.store.dispose()
+
+    app = FastAPI(
+        title="Out-of-hours service: staff", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
+    app.include_router(router)
+    if not ASSETS.is_dir():
+        raise RuntimeError(f"GOV.UK Frontend is missing from {ASSETS}: run `make setup` (tools/get_frontend.sh)")
+    app.mount("/assets", StaticFiles(directory=ASSETS), name="assets")
+
+    @app.exception_handler(SignInNeeded)
+    async def to_sign_in(request: Request, exc: SignInNeeded) -> Response:
+        """Pages need a session: send the browser to sign in (saying so when its session ended)."""
+        return RedirectResponse("/staff/sign-in?ended=true" if exc.ended else "/staff/sign-in", status_code=303)
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        """Security headers on every response; personal data is never cached."""
+        request.state.csp_nonce = secrets.token_urlsafe(16)
+        response = await call_next(request)
+        response.headers["Content-Security-Policy"] = (
+            f"default-src 'self'; script-src 'self' 'nonce-{request.state.csp_nonce}'; "
+            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        )
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Frame-Options"] = "DENY"
+        if not request.url.path.startswith("/assets/"):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> Response:
+        return RedirectResponse("/staff/", status_code=303)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        """Liveness."""
+        return {"status": "ok"}
+
+    return app
