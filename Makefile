@@ -56,8 +56,8 @@ tune-safeguarding: $(STAMP) $(ENCODER)
 	$(PY) tools/tune_safeguarding.py $(ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check ooh actions bot harness tests tools voice_gateway staff
-	$(VENV)/bin/mypy ooh actions bot harness tools voice_gateway staff
+	$(VENV)/bin/ruff check ooh actions bot harness tests tools voice_gateway staff worker
+	$(VENV)/bin/mypy ooh actions bot harness tools voice_gateway staff worker
 
 clean:
 	rm -rf $(VENV) models var vendor

@@ -30,6 +30,7 @@ from sanic.request import Request
 from ooh.contracts import VOICE_CHANNEL
 from ooh.safeguarding import RISK, Safeguarding
 from ooh.settings import get_settings
+from ooh.text import clean
 
 MAX_MESSAGE_CHARS = 2000
 """Longest message read in full (a page of text; residents' longest real messages are far shorter)."""
@@ -103,7 +104,7 @@ class ChatInput(RestInput):
         return checked(req)[0]
 
     def _extract_message(self, req: Request) -> str | None:
-        return shorten(checked(req)[1])
+        return shorten(clean(checked(req)[1]))
 
     def get_metadata(self, request: Request) -> dict[str, Any] | None:
         """The metadata, noting a shortened message so the agent can say so."""

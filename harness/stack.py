@@ -32,7 +32,7 @@ from aiosmtpd.controller import Controller
 
 from harness.staff import StaffLogin, staff_login
 from ooh.accounts.service import Membership, Role
-from ooh.cli import action_server_command, rasa_server_command, warm_up, write_endpoints
+from ooh.cli import action_server_command, rasa_server_command, warm_up, worker_command, write_endpoints
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -152,7 +152,7 @@ class Stack:
         return dict(tracker.get("slots") or {})
 
     def start(self, model: Path, endpoints: Path) -> None:
-        """Start the action server and Rasa, and wait until both answer."""
+        """Start the action server, Rasa and the worker (referrals), and wait until the servers answer."""
         log_dir = self.workdir / "logs"
         log_dir.mkdir(exist_ok=True)
         actions = subprocess.Popen(
@@ -169,7 +169,14 @@ class Stack:
             stdout=(log_dir / "rasa.log").open("ab"),
             stderr=subprocess.STDOUT,
         )
-        self.processes = [actions, rasa]
+        worker = subprocess.Popen(
+            worker_command(),
+            cwd=ROOT,
+            env=self.env,
+            stdout=(log_dir / "worker.log").open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        self.processes = [actions, rasa, worker]
         wait_for(f"http://127.0.0.1:{self.action_port}/health", 120, actions)
         warm_up(self.action_port, self.env["OOH_ACTION_SECRET"])
         wait_for(self.api("/status"), 300, rasa)

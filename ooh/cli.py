@@ -2,7 +2,8 @@
 
 ``make run`` calls ``run``: validate the organisation data (refusing to start on an error), train the
 Rasa model only when its inputs changed (models are cached by a hash of their inputs), then start
-the action server, ``rasa run --enable-api``, the voice gateway and the staff site in the foreground.
+the action server, ``rasa run --enable-api``, the voice gateway, the staff site and the worker (which
+sends referrals from the outbox) in the foreground, with a local mail sink when no mail server is set.
 ``staff add|list|unlock`` manages staff accounts (the first admin of a new deployment starts here).
 """
 
@@ -13,6 +14,7 @@ import hashlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,7 +24,7 @@ from pathlib import Path
 from ooh.orgs.errors import ConfigError
 from ooh.orgs.loader import load_registry
 from ooh.secrets import SECRET_HEADER, action_secret, operator_token
-from ooh.settings import PROJECT_ROOT, get_settings
+from ooh.settings import PROJECT_ROOT, Settings, get_settings
 
 BOT = PROJECT_ROOT / "bot"
 NLU_CODE = [BOT / "components.py", BOT / "sentence_encoder.py", PROJECT_ROOT / "ooh" / "risk_model.py"]
@@ -153,6 +155,11 @@ def action_server_command(port: int) -> list[str]:
     return [sys.executable, "-m", "actions.server", "--port", str(port)]
 
 
+def worker_command() -> list[str]:
+    """The background worker (``python -m worker``): it sends referrals from the outbox."""
+    return [str(Path(sys.executable).parent / "python"), "-m", "worker"]
+
+
 def stack_secrets(env: dict[str, str]) -> dict[str, str]:
     """``env`` with the operator token and the action secret set, so every process agrees on them."""
     settings = get_settings()
@@ -190,6 +197,23 @@ def wait_for(url: str, timeout: float) -> bool:
     return False
 
 
+def mail_sink_command(settings: Settings) -> list[str] | None:
+    """The command that starts the local mail sink, or None when mail should go elsewhere.
+
+    Only when the sink is on, the SMTP host is this machine, and nothing listens on the port yet
+    (a developer's own mail server wins).
+    """
+    if not settings.mail_sink or settings.smtp_host not in ("127.0.0.1", "localhost", "::1"):
+        return None
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1)
+        if probe.connect_ex(("127.0.0.1", settings.smtp_port)) == 0:
+            return None
+    folder = str(settings.mail_dir)
+    port = str(settings.smtp_port)
+    return [sys.executable, "-m", "ooh.mailsink", "--host", "127.0.0.1", "--port", port, "--folder", folder]
+
+
 def run(rasa_port: int, action_port: int) -> int:
     """Start the action server and Rasa in the foreground until interrupted."""
     if check():
@@ -201,12 +225,15 @@ def run(rasa_port: int, action_port: int) -> int:
     )
     env = stack_secrets(dict(os.environ))
     bin_dir = Path(sys.executable).parent
+    sink = mail_sink_command(settings)
+    mail = subprocess.Popen(sink, cwd=PROJECT_ROOT, env=env) if sink else None
     actions = subprocess.Popen(action_server_command(action_port), cwd=PROJECT_ROOT, env=env)
     rasa = subprocess.Popen(rasa_server_command(rasa_port, model, endpoints), cwd=PROJECT_ROOT, env=env)
     voice_env = {**env, "OOH_RASA_URL": f"http://127.0.0.1:{rasa_port}"}
     voice = subprocess.Popen([str(bin_dir / "python"), "-m", "voice_gateway"], cwd=PROJECT_ROOT, env=voice_env)
     staff = subprocess.Popen([str(bin_dir / "python"), "-m", "staff"], cwd=PROJECT_ROOT, env=env)
-    processes = [actions, rasa, voice, staff]
+    worker = subprocess.Popen(worker_command(), cwd=PROJECT_ROOT, env=env)
+    processes = [actions, rasa, voice, staff, worker] + ([mail] if mail else [])
 
     def stop(*_: object) -> None:
         for process in processes:
@@ -230,7 +257,8 @@ def run(rasa_port: int, action_port: int) -> int:
             f"AudioSocket on :{settings.audiosocket_port}). Rasa's API needs ?token= with the operator "
             f"token ({'OOH_API_TOKEN' if settings.api_token else settings.secrets_dir / 'api_token'}). "
             f"Staff sign in on http://localhost:{settings.staff_port}/staff/ (first account: "
-            "python -m ooh.cli staff add, see the README).",
+            "python -m ooh.cli staff add, see the README). "
+            + (f"Referral emails are kept in {settings.mail_dir}/ (local mail sink)." if mail else ""),
             flush=True,
         )
     while all(process.poll() is None for process in processes):

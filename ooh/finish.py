@@ -3,7 +3,7 @@
 Every path that ends in an action (a referral, a placement, a signpost, an answer from the FAQ, a
 hand-over to a person, an out-of-scope request), from any door (chat, phone, a call handler), goes
 through :func:`finish`, so every action gets a service request and a reference, duplicates are
-checked in one place, and referrals are dispatched in one place. It takes a typed
+checked in one place, and every referral is queued in one place (the worker sends it). It takes a typed
 :class:`CallContext` (what the door knows about the conversation) and an :class:`Ending` (what the
 script or agent decided), and never sees a channel's own objects.
 """
@@ -12,25 +12,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from ooh.orgs.loader import Organisation
 from ooh.records.store import ServiceRequestView
-from ooh.referrals.email import refer
 from ooh.runtime import Runtime
 from ooh.scripts.engine import format_address
+from ooh.text import clean
 
 logger = logging.getLogger(__name__)
 
 REFERRAL_OUTCOMES = frozenset({"referred", "placed", "transferred"})
 """Outcomes that need someone at the organisation to act tonight."""
 
+# The reply goes out before the referral is dispatched (in the background, retried until sent), so
+# it says "passing ... now", never "passed": what a resident is told is true when they read it.
 DEFAULT_MESSAGES = {
-    "referred": "I've passed this to {org}'s on-call officer, who will deal with it as soon as they can.",
-    "placed": "I've passed this to {org}'s on-call housing officer with the booking below.",
+    "referred": "I'm passing this to {org}'s on-call officer now, who will deal with it as soon as they can.",
+    "placed": "I'm passing this to {org}'s on-call housing officer now, with the booking below.",
     "daytime": "I've logged this for {org}'s daytime team, who will pick it up when they open ({hours}).",
     "transferred": "I'm handing you over to a person now, with everything you've told me.",
     "signposted": "{org} can't deal with this out of hours.",
@@ -115,7 +116,12 @@ async def finish(runtime: Runtime, context: CallContext, ending: Ending) -> Fini
     """Record the conversation, check duplicates, refer when needed and word the reply.
 
     Database work runs in a worker thread so one slow write never stalls other conversations.
+    What the resident said is made storable first (:func:`ooh.text.clean`).
     """
+    context = replace(context, transcript=clean(context.transcript))
+    ending = replace(
+        ending, answers=clean(ending.answers), address=clean(ending.address), details_extra=clean(ending.details_extra)
+    )
     org, now = context.org, context.now
     profile = org.profile
     text = ending.message if ending.message is not None else DEFAULT_MESSAGES[ending.outcome]
@@ -174,12 +180,12 @@ async def finish(runtime: Runtime, context: CallContext, ending: Ending) -> Fini
             now=now,
         )
         reply = (
-            "This has already been reported tonight and passed to the on-call officer. I've added what you "
+            "This has already been reported tonight and is with the on-call team. I've added what you "
             f"told me to that report, so there's no need to report it again. Your reference is {request.reference}."
         )
         return FinishResult(ending.outcome, reply, ending.service_option, request, duplicate, ending.priority)
-    if refers:
-        _dispatch_later(runtime, org, request, now)
+    # A referral's job was written with the request (``RecordStore.create_request``): the worker
+    # sends it, retries it and records every try, whatever happens to this process next.
     reply = f"{text} Your reference is {request.reference}.".strip()
     transfer_to = None
     if ending.outcome == "transferred" and context.can_transfer:
@@ -187,37 +193,3 @@ async def finish(runtime: Runtime, context: CallContext, ending: Ending) -> Fini
     return FinishResult(
         ending.outcome, reply, ending.service_option, request, None, ending.priority, transfer_to=transfer_to
     )
-
-
-def _in_background(runtime: Runtime, work: Coroutine[Any, Any, None]) -> None:
-    task = asyncio.get_running_loop().create_task(work)
-    runtime.background.add(task)
-    task.add_done_callback(runtime.background.discard)
-
-
-async def _send(runtime: Runtime, org: Organisation, request: ServiceRequestView, now: datetime) -> None:
-    try:
-        result = await refer(runtime.store, runtime.mailer, org.rota, request, now, organisation_name=org.profile.name)
-        logger.info("Referral %s: %s", request.reference, result.status)
-    except Exception:  # the request stays pending and the retry loop picks it up
-        logger.exception("Referral %s could not be dispatched", request.reference)
-
-
-async def retry_unsent_referrals(runtime: Runtime) -> None:
-    """Forever: re-send referrals that are still pending or failed, so none is ever lost."""
-    interval = runtime.settings.referral_retry_interval_seconds
-    while True:
-        await asyncio.sleep(interval)
-        cutoff = runtime.now() - timedelta(seconds=interval)
-        for request in await asyncio.to_thread(runtime.store.pending_referrals, before=cutoff):
-            org = runtime.registry.get(request.po)
-            if org is not None:
-                await _send(runtime, org, request, runtime.now())
-
-
-def _dispatch_later(runtime: Runtime, org: Organisation, request: ServiceRequestView, now: datetime) -> None:
-    """Send the referral in the background: the resident gets the reference without waiting."""
-    if not runtime.retry_loop_started:
-        runtime.retry_loop_started = True
-        _in_background(runtime, retry_unsent_referrals(runtime))
-    _in_background(runtime, _send(runtime, org, request, now))

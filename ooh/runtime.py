@@ -7,9 +7,8 @@ the runtime when they run, and tests can swap it with :func:`set_runtime`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -29,8 +28,6 @@ class Runtime:
     registry: Registry
     store: RecordStore
     mailer: ReferralMailer
-    background: set[asyncio.Task[None]] = field(default_factory=set)
-    retry_loop_started: bool = False
 
     def now(self, override: str | None = None) -> datetime:
         """Local time, or the ``now`` a test put in the message metadata when that is allowed."""

@@ -26,11 +26,20 @@ class Settings(BaseSettings):
         smtp_timeout_seconds: Socket timeout for one SMTP attempt.
         smtp_attempts_per_stage: Tries per contact before falling back to the next stage.
         smtp_retry_delay_seconds: Pause between tries (kept short in tests).
+        mail_sink: ``make run`` starts a local SMTP sink (``ooh.mailsink``, messages kept as ``.eml``
+            files in ``mail_dir``) on ``smtp_host:smtp_port`` when that is this machine and free, so a
+            fresh machine shows referrals without a mail server. Turn off in production.
+        mail_dir: Where the sink keeps messages.
         timezone: Local time zone of the service; hours of operation and rotas are in it.
         redis_url: When set, Rasa keeps conversations in Redis with a Redis lock store.
         allow_clock_override: Let a message's metadata ``now`` set the time (tests and demos of
             out-of-hours behaviour only; never in production).
-        referral_retry_interval_seconds: How often referrals that could not be sent are retried.
+        referral_retry_interval_seconds: Wait before a referral that could not be sent is tried again
+            (doubling on each failure, at most 5 minutes).
+        worker_poll_seconds: How often the worker looks for due jobs.
+        worker_lease_seconds: How long a worker holds a job before another may take it over (longer
+            than the slowest whole referral: every stage's tries with their timeouts).
+        worker_parallel: Jobs one worker runs at once.
         rasa_url: Where the voice gateway reaches the agent (Rasa's REST channel).
         vosk_model_dir: A downloaded Vosk model (``tools/get_vosk_model.sh``); without one the voice
             gateway uses the offline pocketsphinx recogniser.
@@ -87,10 +96,15 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = 10.0
     smtp_attempts_per_stage: int = Field(2, ge=1)
     smtp_retry_delay_seconds: float = Field(1.0, ge=0)
+    mail_sink: bool = True
+    mail_dir: Path = PROJECT_ROOT / "var" / "mail"
     timezone: str = "Europe/London"
     redis_url: str | None = None
     allow_clock_override: bool = False
-    referral_retry_interval_seconds: float = Field(60.0, gt=0)
+    referral_retry_interval_seconds: float = Field(30.0, gt=0)
+    worker_poll_seconds: float = Field(0.5, gt=0)
+    worker_lease_seconds: float = Field(300.0, gt=0)
+    worker_parallel: int = Field(4, ge=1)
     rasa_url: str = "http://127.0.0.1:5005"
     vosk_model_dir: Path | None = None
     voice_silence_ms: int = Field(700, ge=100)

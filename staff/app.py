@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from ooh.accounts.service import accounts_for
@@ -24,6 +24,8 @@ from staff.deps import SignInNeeded, StaffApp
 from staff.web import router
 
 ASSETS = PROJECT_ROOT / "vendor" / "govuk-frontend" / "assets"
+MAX_FORM_BYTES = 16 * 1024
+"""The largest form body the staff site reads (a sign-in form is well under 1 KiB)."""
 
 
 def build(settings: Settings) -> StaffApp:
@@ -55,6 +57,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def to_sign_in(request: Request, exc: SignInNeeded) -> Response:
         """Pages need a session: send the browser to sign in (saying so when its session ended)."""
         return RedirectResponse("/staff/sign-in?ended=true" if exc.ended else "/staff/sign-in", status_code=303)
+
+    @app.middleware("http")
+    async def bounded(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        """A form body must say its length, and be small: nothing larger is read."""
+        if request.method in ("POST", "PUT", "PATCH"):
+            length = request.headers.get("content-length", "")
+            if not length.isdigit():
+                return PlainTextResponse("A form needs a Content-Length.", status_code=411)
+            if int(length) > MAX_FORM_BYTES:
+                return PlainTextResponse("That form is too large.", status_code=413)
+        return await call_next(request)
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

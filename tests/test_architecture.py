@@ -19,13 +19,14 @@ ROOT = Path(__file__).resolve().parents[1]
 FRAMEWORKS = {"rasa", "rasa_sdk", "sanic", "fastapi", "starlette", "uvicorn", "websockets", "tensorflow"}
 """Rasa and web frameworks: doors use them, the core never does."""
 
-OURS = {"ooh", "actions", "voice_gateway", "staff", "bot", "harness", "tools", "tests"}
+OURS = {"ooh", "actions", "voice_gateway", "staff", "worker", "bot", "harness", "tools", "tests"}
 
 ALLOWED: dict[str, set[str]] = {
     "ooh": {"ooh"},
     "actions": {"ooh", "actions"},
     "voice_gateway": {"ooh", "voice_gateway"},
     "staff": {"ooh", "staff"},
+    "worker": {"ooh", "worker"},
     "bot": {"ooh", "bot"},
     "harness": {"ooh", "harness", "bot", "voice_gateway"},
     "tools": {"ooh", "harness", "bot", "voice_gateway", "tools"},

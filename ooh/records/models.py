@@ -8,6 +8,10 @@ Three tables:
   each referral attempt, a staff note). Rows are only ever added, so the history is an audit trail.
 * ``reference_counters``: the last reference number handed out per prefix and day. Incrementing it
   in the same transaction as the insert is what keeps references unique with many writers.
+* ``jobs``: the outbox. Everything that must happen later (sending a referral now; later retries,
+  escalations and alarms) is a row with a due time, written in the same transaction as what it is
+  for, and claimed by a worker with a lease: any number of workers share the rows, a worker that
+  dies loses its lease, and the row is taken again.
 
 Times are stored as UTC without a zone (SQLite has no zoned type and PostgreSQL's
 ``timestamp without time zone`` would silently drop an offset); :class:`UTCDateTime` converts on
@@ -30,6 +34,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import declarative_base, relationship
@@ -41,7 +46,11 @@ REQUEST_STATUSES = ("open", "closed")
 #: Values of ``ServiceRequest.referral_status``.
 REFERRAL_STATUSES = ("pending", "sent", "failed", "not_required")
 #: Values of ``RequestUpdate.kind``.
-UPDATE_KINDS = ("duplicate_report", "status_query", "referral_attempt", "note", "access")
+UPDATE_KINDS = ("duplicate_report", "status_query", "referral_attempt", "note", "access", "sending")
+
+
+#: Values of ``Job.kind``.
+JOB_KINDS = ("referral",)
 
 
 class UTCDateTime(TypeDecorator):  # type: ignore[type-arg]
@@ -144,3 +153,25 @@ class ReferenceCounter(Base):
     prefix = Column(String(8), primary_key=True)
     day = Column(String(8), primary_key=True)
     last = Column(Integer, nullable=False)
+
+
+class Job(Base):
+    """Something that must happen at ``due_at`` or later, until done (the outbox)."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("kind", "key", name="uq_jobs_kind_key"),
+        Index("ix_jobs_done_due", "done_at", "due_at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    kind = Column(String(32), nullable=False)
+    #: What the job is for: a service request's reference for a referral.
+    key = Column(String(64), nullable=False)
+    due_at = Column(UTCDateTime, nullable=False)
+    attempts = Column(Integer, nullable=False, default=0)
+    lease_owner = Column(String(64))
+    lease_until = Column(UTCDateTime)
+    last_error = Column(String(300))
+    created_at = Column(UTCDateTime, nullable=False)
+    done_at = Column(UTCDateTime)

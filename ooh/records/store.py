@@ -42,6 +42,7 @@ from sqlalchemy.pool import StaticPool
 from ooh.records.models import (
     REFERRAL_STATUSES,
     UPDATE_KINDS,
+    Job,
     ReferenceCounter,
     RequestUpdate,
     ServiceRequest,
@@ -456,6 +457,11 @@ class RecordStore:
                 created_at=now,
             )
             session.add(row)
+            if referral_status == "pending":
+                # The referral's job is written with the request: one commit, so a request waiting
+                # for its referral always has a worker's job, whatever dies after.
+                sent_from = datetime.now(timezone.utc)
+                session.add(Job(kind="referral", key=row.reference, due_at=sent_from, created_at=sent_from))
             session.flush()
             return self._view(row)
 

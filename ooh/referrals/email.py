@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -151,7 +151,8 @@ class ReferralMailer:
         message["From"] = self.settings.smtp_from
         message["To"] = contact.email
         message["Date"] = format_datetime(self._clock())
-        message["Message-ID"] = make_msgid(domain="ooh-agent.local")
+        # The same on every try of this stage: a repeat after an interrupted send reads as one message.
+        message["Message-ID"] = f"<referral.{request.reference}.stage{stage}@ooh-agent.local>"
         message["X-OOH-Reference"] = request.reference
         if request.priority:
             message["X-OOH-Priority"] = request.priority

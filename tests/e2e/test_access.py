@@ -138,3 +138,15 @@ def test_what_residents_said_is_stored_in_files_only_their_owner_can_read(stack:
     assert {path.name for path in stores} >= {"records.db", "conversations.db"}
     for path in stores:
         assert path.stat().st_mode & 0o077 == 0, f"{path.name} is readable by others: {oct(path.stat().st_mode)}"
+
+
+def test_what_a_resident_says_never_reaches_the_servers_logs(stack: Stack) -> None:
+    """Finding 9: failed messages were logged verbatim ("I want to kill myself"), with phone numbers."""
+    who = "logs-" + RESIDENT.split()[0].lower()
+    disclosure = "i want to kill myself tonight, call me on 07700 900462"
+    stack.send(who, disclosure, po="enfield")
+    malformed = {"sender": who, "message": disclosure, "metadata": "enfield"}  # metadata must be an object
+    status_and_body(f"{stack.base}/webhooks/rest/webhook", malformed)
+    status_and_body(f"{stack.base}/webhooks/rest/webhook", {"sender": who, "message": 7700900462})
+    logs = "\n".join(p.read_text(errors="replace") for p in (stack.workdir / "logs").glob("*.log"))
+    assert "kill myself" not in logs and "900462" not in logs

@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from ooh.accounts import models as accounts_models  # noqa: F401 - its tables are in the same schema
-from ooh.records.models import Base, ReferenceCounter, RequestUpdate, ServiceRequest
+from ooh.records.models import Base, Job, ReferenceCounter, RequestUpdate, ServiceRequest
 from ooh.records.store import RecordStore
 from tests.records.conftest import at
 
@@ -29,8 +29,8 @@ def test_migrations_build_exactly_the_models_schema_on_sqlite(tmp_path: Path) ->
     store.migrate()  # a second start finds nothing to do
     assert schema_drift(store) == []
     with store.engine.connect() as connection:
-        assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0003"
-    assert {"staff_users", "staff_memberships", "staff_sessions", "audit_events"} <= set(
+        assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0004"
+    assert {"staff_users", "staff_memberships", "staff_sessions", "audit_events", "jobs"} <= set(
         inspect(store.engine).get_table_names()
     )
     store.dispose()
@@ -56,20 +56,24 @@ def test_a_database_from_before_migrations_keeps_its_requests(tmp_path: Path) ->
     """A database made by ``create_all`` (no version table) is adopted, not recreated or broken."""
     url = f"sqlite:///{tmp_path / 'records.db'}"
     old = RecordStore(url)
-    # The tables create_all made then: the records' three (staff accounts came later, by migration).
-    records_tables = [model.__table__ for model in (ServiceRequest, RequestUpdate, ReferenceCounter)]
+    # The tables create_all made then: the records' three (staff accounts and the outbox came later).
+    records_tables = [model.__table__ for model in (ServiceRequest, RequestUpdate, ReferenceCounter, Job)]
     Base.metadata.create_all(old.engine, tables=records_tables)
     made = old.create_request(
         po="enfield", prefix="ENF", service_option="noise", call_outcome="referred", now=at("2026-11-21T23:30")
     )
     with old.engine.begin() as connection:  # as create_all made it, before recordings had their own ids
         connection.exec_driver_sql("ALTER TABLE service_requests DROP COLUMN recording_id")
+        connection.exec_driver_sql("DROP TABLE jobs")  # nor was there an outbox
     old.dispose()
     store = RecordStore(url)
     store.migrate()
     assert "alembic_version" in inspect(store.engine).get_table_names()
     kept = store.get(made.reference)
     assert kept is not None and kept.service_option == "noise"
+    from ooh.jobs import Jobs
+
+    assert Jobs(store).waiting("referral") == 1, "its unsent referral is queued for the worker"
     assert store.create_request(
         po="enfield", prefix="ENF", service_option="noise", call_outcome="referred", now=at("2026-11-21T23:40")
     ).reference.endswith("-0002"), "numbering carries on from the adopted database"

@@ -1,0 +1,89 @@
+"""The worker's loop: claim due jobs, run each with bounded parallelism, finish or retry it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta, timezone
+
+from ooh.jobs import ClaimedJob, Jobs, backoff
+from ooh.referrals.outbox import JobOutcome, send_referral
+from ooh.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[Runtime, ClaimedJob, datetime], Awaitable[JobOutcome]]
+HANDLERS: dict[str, Handler] = {"referral": send_referral}
+"""What each kind of job does."""
+
+
+def worker_name() -> str:
+    """A name no other worker has: host, process and a random part (a restarted pid is new)."""
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def utcnow() -> datetime:
+    """The worker's clock."""
+    return datetime.now(timezone.utc)
+
+
+async def run_one(runtime: Runtime, jobs: Jobs, job: ClaimedJob) -> JobOutcome:
+    """Run one job; any failure inside it is caught, recorded on the request and retried later."""
+    try:
+        handler = HANDLERS[job.kind]
+        outcome = await handler(runtime, job, utcnow())
+    except Exception as exc:  # building a message, the database, anything: never lose the job
+        logger.exception("Job %s (%s) failed", job.id, job.kind)
+        outcome = JobOutcome(False, f"{type(exc).__name__} inside the service")
+        if job.kind == "referral":
+            text = f"The referral could not be sent ({type(exc).__name__} inside the service); it will be tried again"
+            try:
+                await asyncio.to_thread(
+                    runtime.store.add_update,
+                    job.key,
+                    "referral_attempt",
+                    text,
+                    {"error": type(exc).__name__},
+                    now=utcnow(),
+                )
+            except Exception:
+                logger.exception("Could not record the failure of job %s", job.id)
+    if outcome.done:
+        await asyncio.to_thread(jobs.done, job, utcnow())
+    else:
+        wait = backoff(job.attempt, runtime.settings.referral_retry_interval_seconds)
+        await asyncio.to_thread(jobs.later, job, utcnow() + wait, outcome.why or "not done")
+    return outcome
+
+
+async def work(runtime: Runtime, stop: asyncio.Event, *, owner: str | None = None) -> None:
+    """Until ``stop`` is set: claim what is due (no more than there is room for), run it, repeat."""
+    settings = runtime.settings
+    jobs = Jobs(runtime.store)
+    owner = owner or worker_name()
+    lease = timedelta(seconds=settings.worker_lease_seconds)
+    running: set[asyncio.Task[JobOutcome]] = set()
+    logger.info("Worker %s started", owner)
+    while not stop.is_set():
+        room = settings.worker_parallel - len(running)
+        if room > 0:
+            try:
+                claimed = await asyncio.to_thread(jobs.claim, owner, utcnow(), lease=lease, limit=room)
+            except Exception:  # the database is away: try again next round
+                logger.exception("Could not claim jobs")
+                claimed = []
+            for job in claimed:
+                task = asyncio.create_task(run_one(runtime, jobs, job))
+                running.add(task)
+                task.add_done_callback(running.discard)
+        try:
+            await asyncio.wait_for(stop.wait(), settings.worker_poll_seconds)
+        except asyncio.TimeoutError:
+            pass
+    if running:
+        await asyncio.gather(*running, return_exceptions=True)
+    logger.info("Worker %s stopped", owner)
