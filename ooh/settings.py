@@ -40,6 +40,13 @@ class Settings(BaseSettings):
         worker_lease_seconds: How long a worker holds a job before another may take it over (longer
             than the slowest whole referral: every stage's tries with their timeouts).
         worker_parallel: Jobs one worker runs at once.
+        ack_minutes: A sent referral not acknowledged within this time is sent again, then to
+            stage 2, then to the rota's escalation contact (an option's ``acknowledge_within``
+            overrides it).
+        ack_minutes_safeguarding: The same for a risk to a person (the shortest times).
+        public_staff_url: Where officers reach the staff site from their phones (acknowledgement
+            links in referrals point there).
+        ack_secret: Key signing acknowledgement links; unset: generated and kept.
         rasa_url: Where the voice gateway reaches the agent (Rasa's REST channel).
         vosk_model_dir: A downloaded Vosk model (``tools/get_vosk_model.sh``); without one the voice
             gateway uses the offline pocketsphinx recogniser.
@@ -105,6 +112,10 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(0.5, gt=0)
     worker_lease_seconds: float = Field(300.0, gt=0)
     worker_parallel: int = Field(4, ge=1)
+    ack_minutes: float = Field(15.0, gt=0)
+    ack_minutes_safeguarding: float = Field(5.0, gt=0)
+    public_staff_url: str = "http://localhost:8081"
+    ack_secret: str | None = None
     rasa_url: str = "http://127.0.0.1:5005"
     vosk_model_dir: Path | None = None
     voice_silence_ms: int = Field(700, ge=100)

@@ -20,6 +20,7 @@ from ooh.accounts.service import accounts_for
 from ooh.orgs.loader import load_registry
 from ooh.records.store import RecordStore
 from ooh.settings import PROJECT_ROOT, Settings, get_settings
+from staff.ack import router as ack_router
 from staff.deps import SignInNeeded, StaffApp
 from staff.web import router
 
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Out-of-hours service: staff", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
     app.include_router(router)
+    app.include_router(ack_router)
     if not ASSETS.is_dir():
         raise RuntimeError(f"GOV.UK Frontend is missing from {ASSETS}: run `make setup` (tools/get_frontend.sh)")
     app.mount("/assets", StaticFiles(directory=ASSETS), name="assets")

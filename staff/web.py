@@ -24,8 +24,8 @@ from staff.deps import AppDep, FormSessionDep, SessionDep, now
 
 router = APIRouter()
 
-SIGN_IN_COOKIE = "ooh_sign_in"
-"""Double-submit token of the sign-in form (there is no session yet to hold a CSRF token)."""
+SIGN_IN_COOKIE = "ooh_form"
+"""Double-submit token of forms used without a session (sign-in, acknowledging a referral)."""
 
 templates = Environment(
     loader=ChoiceLoader(
@@ -42,6 +42,22 @@ def page(request: Request, name: str, status: int = 200, **context: Any) -> HTML
     """Render a template with the request's CSP nonce."""
     html = templates.get_template(name).render(cspNonce=request.state.csp_nonce, **context)
     return HTMLResponse(html, status_code=status)
+
+
+def new_form_token() -> str:
+    """A fresh double-submit token for a form's hidden field (and, by :func:`set_form_cookie`, a cookie)."""
+    return secrets.token_urlsafe(24)
+
+
+def set_form_cookie(request: Request, response: Response, token: str) -> None:
+    """Give the browser the form's token as a cookie: a post from elsewhere cannot know it."""
+    _cookie(response, request, SIGN_IN_COOKIE, token, 3600)
+
+
+def form_token_matches(request: Request, given: str) -> bool:
+    """The form's hidden token is the one in this browser's cookie."""
+    expected = request.cookies.get(SIGN_IN_COOKIE, "")
+    return bool(given and expected and hmac.compare_digest(given.encode(), expected.encode()))
 
 
 def _cookie(response: Response, request: Request, name: str, value: str, max_age: int) -> None:
@@ -65,9 +81,9 @@ async def sign_in_page(request: Request, ended: bool = False) -> HTMLResponse:
 def _sign_in_form(
     request: Request, *, status: int = 200, error: str | None = None, notice: str | None = None, email: str = ""
 ) -> HTMLResponse:
-    token = secrets.token_urlsafe(24)
+    token = new_form_token()
     response = page(request, "sign_in.html", status, csrf=token, error=error, notice=notice, email=email)
-    _cookie(response, request, SIGN_IN_COOKIE, token, 3600)
+    set_form_cookie(request, response, token)
     return response
 
 
@@ -81,8 +97,7 @@ async def sign_in(
     csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     """Check password and code; on success set the session cookie and go to the staff home page."""
-    expected = request.cookies.get(SIGN_IN_COOKIE, "")
-    if not csrf or not expected or not hmac.compare_digest(csrf.encode(), expected.encode()):
+    if not form_token_matches(request, csrf):
         return _sign_in_form(request, status=403, error="The sign-in form had expired. Try again.", email=email)
     if not (email.strip() and password and code.strip()):
         return _sign_in_form(request, status=400, error="Enter your email address, password and code.", email=email)

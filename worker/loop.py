@@ -11,13 +11,13 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 
 from ooh.jobs import ClaimedJob, Jobs, backoff
-from ooh.referrals.outbox import JobOutcome, send_referral
+from ooh.referrals.outbox import JobOutcome, escalate_referral, send_referral
 from ooh.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[Runtime, ClaimedJob, datetime], Awaitable[JobOutcome]]
-HANDLERS: dict[str, Handler] = {"referral": send_referral}
+HANDLERS: dict[str, Handler] = {"referral": send_referral, "escalate": escalate_referral}
 """What each kind of job does."""
 
 
@@ -55,8 +55,8 @@ async def run_one(runtime: Runtime, jobs: Jobs, job: ClaimedJob) -> JobOutcome:
     if outcome.done:
         await asyncio.to_thread(jobs.done, job, utcnow())
     else:
-        wait = backoff(job.attempt, runtime.settings.referral_retry_interval_seconds)
-        await asyncio.to_thread(jobs.later, job, utcnow() + wait, outcome.why or "not done")
+        due = outcome.again_at or utcnow() + backoff(job.attempt, runtime.settings.referral_retry_interval_seconds)
+        await asyncio.to_thread(jobs.later, job, due, outcome.why or "not done")
     return outcome
 
 

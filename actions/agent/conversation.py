@@ -30,6 +30,8 @@ def status_words(request: ServiceRequestView, phone: str) -> str:
     if request.referral_status == "not_required":
         return OUTCOME_WORDS.get(request.call_outcome or "", "was recorded")
     if request.referral_status == "sent":
+        if any(update.kind == "acknowledged" for update in request.updates):
+            return "has been sent to the on-call officer, who has acknowledged it"
         return "has been sent to the on-call officer"
     if request.referral_status == "failed":
         return f"has not reached the on-call officer yet. We are still trying; if it is urgent, please call {phone}"

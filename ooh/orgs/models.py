@@ -247,6 +247,8 @@ class OptionConfig(StrictModel):
         signpost: Contact key used by ``signposted`` outcomes without their own.
         sub_category: Fixed sub-category (e.g. ``plumber`` for ``housing_repairs/plumber``).
         transfer_to: Contact key for transfers.
+        acknowledge_within: Minutes the on-call officer has to acknowledge a referral of this
+            option before it is escalated (default: ``OOH_ACK_MINUTES``).
     """
 
     script: str
@@ -261,6 +263,7 @@ class OptionConfig(StrictModel):
     signpost: str | None = None
     sub_category: str | None = None
     transfer_to: str | None = None
+    acknowledge_within: float | None = Field(None, gt=0)
 
 
 class FaqEntry(StrictModel):

@@ -26,6 +26,8 @@ Format::
         stage1: housing_officer_a           # contact key: receives the referral first
         stage2: housing_manager             # contact key: escalation when stage1 cannot be reached
 
+    escalation: duty_director            # optional contact key: told last when no one acknowledges
+
 Rules:
 
 * A window whose ``to`` is earlier than (or equal to) its ``from`` crosses midnight and belongs to
@@ -150,6 +152,7 @@ class RotaFile(StrictModel):
     timezone: str = "Europe/London"
     contacts: dict[str, OnCallContact]
     shifts: list[Shift]
+    escalation: str | None = None
 
     @validator("timezone")
     def _zone(cls, value: str) -> str:  # noqa: N805
@@ -193,6 +196,8 @@ class Rota:
     shifts: tuple[Shift, ...]
     timezone: str = "Europe/London"
     path: Path | None = None
+    #: Contact told last when a referral is not acknowledged by stage 1 or stage 2.
+    escalation: str | None = None
 
     @classmethod
     def from_data(cls, data: Any, path: Path | str = "rota.yaml") -> Rota:
@@ -215,11 +220,13 @@ class Rota:
                     problems.append(format_problem(path, f"shifts[{index}].{stage}", f"no contact '{key}' in contacts"))
         if not parsed.shifts:
             problems.append(format_problem(path, "shifts", "no shifts: no one would ever receive a referral"))
+        if parsed.escalation is not None and parsed.escalation not in parsed.contacts:
+            problems.append(format_problem(path, "escalation", f"no contact '{parsed.escalation}' in contacts"))
         if problems:
             raise ConfigError(problems)
         if not any(shift.service_option == ANY_OPTION for shift in parsed.shifts):
             logger.warning("%s: no '*' shift, so options without their own shift have no one on call", path)
-        return cls(parsed.contacts, tuple(parsed.shifts), parsed.timezone, Path(path))
+        return cls(parsed.contacts, tuple(parsed.shifts), parsed.timezone, Path(path), parsed.escalation)
 
     def on_call(self, service_option: str, sub_category: str | None, at: datetime) -> OnCall | None:
         """Who is on call for an option (and sub-category) at a time, or ``None`` if no one is.

@@ -46,11 +46,20 @@ REQUEST_STATUSES = ("open", "closed")
 #: Values of ``ServiceRequest.referral_status``.
 REFERRAL_STATUSES = ("pending", "sent", "failed", "not_required")
 #: Values of ``RequestUpdate.kind``.
-UPDATE_KINDS = ("duplicate_report", "status_query", "referral_attempt", "note", "access", "sending")
+UPDATE_KINDS = (
+    "duplicate_report",
+    "status_query",
+    "referral_attempt",
+    "note",
+    "access",
+    "sending",
+    "acknowledged",
+    "escalation",
+)
 
 
 #: Values of ``Job.kind``.
-JOB_KINDS = ("referral",)
+JOB_KINDS = ("referral", "escalate")
 
 
 class UTCDateTime(TypeDecorator):  # type: ignore[type-arg]

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from ooh.orgs.rota import OnCall, OnCallContact, Rota
 from ooh.records.store import RecordStore, ServiceRequestView
+from ooh.referrals.acknowledge import ack_link
 from ooh.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -89,7 +90,14 @@ def _value(text: str | None) -> str:
     return text.strip() if text and text.strip() else NOT_GIVEN
 
 
-def referral_body(request: ServiceRequestView, *, organisation_name: str, stage: int, contact: OnCallContact) -> str:
+def referral_body(
+    request: ServiceRequestView,
+    *,
+    organisation_name: str,
+    stage: int,
+    contact: OnCallContact,
+    ack_link: str | None = None,
+) -> str:
     """The plain-text referral: the five 5.2.5 fields first, then context, then the transcript."""
     address = _value(request.address)
     if request.uprn:
@@ -116,6 +124,8 @@ def referral_body(request: ServiceRequestView, *, organisation_name: str, stage:
     if stage > 1:
         lines.append(f"Escalated to you (stage {stage}): the first on-call contact could not be reached.")
     lines.append(f"Sent to: {contact.name}")
+    if ack_link:
+        lines += ["", f"Acknowledge that you have this referral (until then it is escalated): {ack_link}"]
     answers = {k: v for k, v in request.answers.items() if k.startswith("q_")}
     if answers:
         lines += ["", "Answers:"]
@@ -143,9 +153,15 @@ class ReferralMailer:
         self._clock = clock or (lambda: datetime.now(zone))
 
     def build_message(
-        self, request: ServiceRequestView, contact: OnCallContact, *, stage: int, organisation_name: str
+        self,
+        request: ServiceRequestView,
+        contact: OnCallContact,
+        *,
+        stage: int,
+        organisation_name: str,
+        key: str | None = None,
     ) -> EmailMessage:
-        """The email for one contact."""
+        """The email for one contact (``key``: the rota's key for them, for their acknowledgement link)."""
         message = EmailMessage()
         message["Subject"] = subject_line(request)
         message["From"] = self.settings.smtp_from
@@ -156,10 +172,12 @@ class ReferralMailer:
         message["X-OOH-Reference"] = request.reference
         if request.priority:
             message["X-OOH-Priority"] = request.priority
-        message.set_content(referral_body(request, organisation_name=organisation_name, stage=stage, contact=contact))
+        link = ack_link(self.settings, request.reference, key) if key else None
+        body = referral_body(request, organisation_name=organisation_name, stage=stage, contact=contact, ack_link=link)
+        message.set_content(body)
         return message
 
-    def _send(self, message: EmailMessage, recipient: str) -> None:
+    def send(self, message: EmailMessage, recipient: str) -> None:
         """Hand one message to the server (blocking; run in a thread). Raises on any failure."""
         with smtplib.SMTP(
             self.settings.smtp_host,
@@ -180,12 +198,12 @@ class ReferralMailer:
         attempts: list[Attempt] = []
         per_stage = self.settings.smtp_attempts_per_stage
         for stage, key, contact in on_call.stages():
-            message = self.build_message(request, contact, stage=stage, organisation_name=organisation_name)
+            message = self.build_message(request, contact, stage=stage, organisation_name=organisation_name, key=key)
             for number in range(1, per_stage + 1):
                 if attempts:
                     await asyncio.sleep(self.settings.smtp_retry_delay_seconds)
                 try:
-                    await asyncio.to_thread(self._send, message, contact.email)
+                    await asyncio.to_thread(self.send, message, contact.email)
                 except (smtplib.SMTPException, OSError) as exc:
                     error = describe_error(exc)
                     attempts.append(Attempt(self._clock(), stage, key, error))

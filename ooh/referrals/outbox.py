@@ -9,11 +9,13 @@ worker was killed mid-send) records that the officer may get the referral twice.
 from __future__ import annotations
 
 import asyncio
+import smtplib
 from dataclasses import dataclass
 from datetime import datetime
 
-from ooh.jobs import ClaimedJob
-from ooh.referrals.email import refer
+from ooh.jobs import ClaimedJob, Jobs
+from ooh.referrals.acknowledge import ack_window, acknowledged, escalation_chain
+from ooh.referrals.email import describe_error, refer
 from ooh.runtime import Runtime
 
 INTERRUPTED = (
@@ -23,10 +25,14 @@ INTERRUPTED = (
 
 @dataclass(frozen=True)
 class JobOutcome:
-    """Whether the job is finished, and if not, why (no personal data: it goes in the job row)."""
+    """Whether the job is finished, and if not, why and (optionally) when to run it again.
+
+    ``why`` goes in the job row: no personal data.
+    """
 
     done: bool
     why: str = ""
+    again_at: datetime | None = None
 
 
 def _interrupted(updates: tuple[object, ...]) -> bool:
@@ -70,4 +76,44 @@ async def send_referral(runtime: Runtime, job: ClaimedJob, now: datetime) -> Job
     )
     rota_time = request.created_at + (now - job.created_at)
     result = await refer(store, runtime.mailer, org.rota, request, rota_time, organisation_name=org.profile.name)
+    if result.status == "sent":
+        window = ack_window(runtime.settings, runtime.registry, request)
+        await asyncio.to_thread(Jobs(store).schedule, "escalate", request.reference, now + window)
     return JobOutcome(result.status == "sent", result.status)
+
+
+async def escalate_referral(runtime: Runtime, job: ClaimedJob, now: datetime) -> JobOutcome:
+    """Nobody acknowledged in time: tell the next person in the chain, and wait again.
+
+    Stage 1 gets the referral again, then stage 2, then the rota's escalation contact; after the
+    last, the request says that no one acknowledged it (and the job ends: a person must act).
+    """
+    store = runtime.store
+    request = await asyncio.to_thread(store.get, job.key)
+    if request is None or request.status != "open" or acknowledged(request):
+        return JobOutcome(True)
+    org = runtime.registry.get(request.po)
+    if org is None:
+        return JobOutcome(False, f"organisation {request.po} is not loaded")
+    window = ack_window(runtime.settings, runtime.registry, request)
+    minutes = f"{window.total_seconds() / 60:g}"
+    taken = sum(1 for u in request.updates if u.kind == "escalation" and (u.data or {}).get("step"))
+    chain = escalation_chain(org.rota, request, request.created_at + (now - job.created_at))
+    if taken >= len(chain):
+        text = "No one has acknowledged this referral after every escalation step: it needs a person to act now"
+        await asyncio.to_thread(
+            store.add_update, request.reference, "escalation", text, {"unacknowledged": True}, now=now
+        )
+        return JobOutcome(True)
+    stage, key, contact = chain[taken]
+    message = runtime.mailer.build_message(request, contact, stage=stage, organisation_name=org.profile.name, key=key)
+    try:
+        await asyncio.to_thread(runtime.mailer.send, message, contact.email)
+        error = None
+    except (smtplib.SMTPException, OSError) as exc:
+        error = describe_error(exc)
+    told = "sent" if error is None else f"could not be sent ({error})"
+    text = f"Not acknowledged within {minutes} minutes: the referral {told} to {key} (escalation step {taken + 1})"
+    data = {"step": taken + 1, "contact": key, "error": error}
+    await asyncio.to_thread(store.add_update, request.reference, "escalation", text, data, now=now)
+    return JobOutcome(False, "waiting for acknowledgement", again_at=now + window)

@@ -142,7 +142,8 @@ def test_referrals_waiting_when_the_worker_starts_are_all_sent_once(
     finally:
         stop(worker)
     assert sorted(box.references()) == sorted(made)
-    assert Jobs(store).waiting() == 0
+    assert Jobs(store).waiting("referral") == 0
+    assert Jobs(store).waiting("escalate") == 6, "each sent referral waits for its acknowledgement"
 
 
 def test_two_workers_share_the_work_and_never_send_one_referral_twice(
@@ -195,7 +196,7 @@ def test_a_worker_killed_mid_send_leaves_the_referral_sent_again_with_the_duplic
     history = store.get(reference).updates  # type: ignore[union-attr]
     assert any((u.data or {}).get("possible_duplicate") for u in history), "the possible duplicate is recorded"
     assert [u.kind for u in history].count("sending") == 2
-    assert Jobs(store).waiting() == 0
+    assert Jobs(store).waiting("referral") == 0
 
 
 def test_a_failure_inside_a_try_is_recorded_and_the_referral_tried_again(
