@@ -53,6 +53,17 @@ def http_json(url: str, payload: Any | None = None, timeout: float = 60, headers
         return json.loads(response.read() or b"null")
 
 
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    """Ask a process to stop (SIGTERM), and kill it if it has not within ``timeout`` seconds."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)
+
+
 def wait_for(url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
     """Wait for a URL to answer 200, failing early if the server process died."""
     deadline = time.monotonic() + timeout
@@ -379,11 +390,7 @@ def running_gateway(stack: Stack, clock: str) -> Iterator[VoiceGateway]:
         staff = staff_login(env["OOH_DATABASE_URL"], "Harness Handler", everyone)
         yield VoiceGateway(f"http://127.0.0.1:{port}", audiosocket_port, recordings, twilio, process, staff, pbx)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
         twilio.stop()
 
 
@@ -414,9 +421,5 @@ def running_staff_site(env: dict[str, str], workdir: Path, **settings: str) -> I
         wait_for(f"http://127.0.0.1:{port}/health", 60, process)
         yield StaffSite(f"http://localhost:{port}", site_env, process)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
         log.close()

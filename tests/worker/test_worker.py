@@ -28,6 +28,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from harness.stack import free_port
+from harness.stack import stop_process as stop
 from ooh.jobs import Jobs
 from ooh.records.store import RecordStore, ServiceRequestView
 from ooh.runtime import build_runtime
@@ -94,15 +95,6 @@ def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "worker"], cwd=PROJECT_ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
     )
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def waiting_referral(store: RecordStore, details: str = "water through the ceiling") -> ServiceRequestView:
