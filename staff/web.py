@@ -123,10 +123,15 @@ async def sign_out(request: Request, app: AppDep, _: FormSessionDep) -> Response
     return response
 
 
+def _org_names(app: AppDep) -> dict[str, str]:
+    """Organisation id -> its name, for pages that list someone's organisations."""
+    return {po: org.profile.name for po, org in app.registry.organisations.items()}
+
+
 @router.get("/staff/", response_class=HTMLResponse)
 async def home(request: Request, app: AppDep, session: SessionDep) -> HTMLResponse:
     """Who is signed in, for which organisations, and a box to find a request by reference."""
-    names = {po: org.profile.name for po, org in app.registry.organisations.items()}
+    names = _org_names(app)
     return page(request, "home.html", member=session.member, csrf=session.csrf, names=names)
 
 
@@ -138,7 +143,7 @@ async def find_request(request: Request, app: AppDep, session: SessionDep, refer
         found = await _readable(app, session, wanted)
         if found is not None:
             return RedirectResponse(f"/staff/requests/{found.reference}", status_code=303)
-    names = {po: org.profile.name for po, org in app.registry.organisations.items()}
+    names = _org_names(app)
     error = (
         "Enter a reference, like ENF-20261121-0001."
         if not reference.strip()
