@@ -18,6 +18,7 @@ from playwright.sync_api import expect, sync_playwright
 from harness.callers import hiss
 from harness.speech import synthesise
 from harness.stack import VoiceGateway
+from ooh.orgs.loader import Registry
 
 pytestmark = pytest.mark.voice
 
@@ -71,5 +72,39 @@ def test_a_resident_talks_to_the_agent_from_the_web_page(gateway: VoiceGateway, 
             assert all(text.strip() != "You:" for text in captions.locator("p.caller").all_inner_texts())
             page.get_by_role("button", name="End call").click()
             expect(page.locator("#status")).to_have_text("Call ended.", timeout=10_000)
+        finally:
+            browser.close()
+
+
+def test_a_resident_who_finds_every_line_busy_is_told_so_and_told_999(tmp_path: Path, registry: Registry) -> None:
+    """All lines busy: the page keeps the gateway's words, with 999, instead of a bare "Call ended"."""
+    import time
+
+    from tests.voice.test_bounds import make_gateway, serving
+
+    gateway = make_gateway(tmp_path, registry, voice_max_live_calls=1)
+    gateway.twilio_tickets["a call Twilio is putting through"] = time.monotonic() + 600  # the one line is taken
+    with serving(gateway) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+            ],
+        )
+        try:
+            page = browser.new_page()
+            page.goto(f"{base}/web/talk?po=enfield")
+            page.get_by_role("button", name="Start call").click()
+            status = page.locator("#status")
+            expect(status).to_contain_text("all our lines are busy", timeout=15_000)
+            expect(status).to_contain_text("999")
+            page.wait_for_timeout(1000)  # the socket has closed by now: the words stay
+            expect(status).to_contain_text("999")
+            expect(page.get_by_role("button", name="Start call")).to_be_visible()
         finally:
             browser.close()
