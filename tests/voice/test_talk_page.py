@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Browser, Playwright, expect, sync_playwright
 
 from harness.callers import hiss
 from harness.speech import synthesise
@@ -38,23 +38,31 @@ def microphone_file(path: Path, text: str, lead_seconds: float) -> Path:
     return path
 
 
+def with_microphone(playwright: Playwright, *args: str) -> Browser:
+    """Headless Chromium that grants the page a (fake) microphone without asking."""
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            *args,
+        ],
+    )
+
+
 def test_a_resident_talks_to_the_agent_from_the_web_page(gateway: VoiceGateway, tmp_path: Path) -> None:
     """Start call -> the greeting is captioned, the resident's words are heard and answered."""
     # The caller speaks once the greeting (about 12 s of speech) has been played.
     speech = microphone_file(tmp_path / "caller.wav", "my toilet is blocked", lead_seconds=16)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-audio-capture={speech}%noloop",
-                "--autoplay-policy=no-user-gesture-required",
-            ],
+        browser = with_microphone(
+            playwright,
+            f"--use-file-for-fake-audio-capture={speech}%noloop",
+            "--autoplay-policy=no-user-gesture-required",
         )
         try:
             page = browser.new_page()
@@ -85,17 +93,7 @@ def test_a_resident_who_finds_every_line_busy_is_told_so_and_told_999(tmp_path: 
     gateway = make_gateway(tmp_path, registry, voice_max_live_calls=1)
     gateway.twilio_tickets["a call Twilio is putting through"] = time.monotonic() + 600  # the one line is taken
     with serving(gateway) as base, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-            ],
-        )
+        browser = with_microphone(playwright)
         try:
             page = browser.new_page()
             page.goto(f"{base}/web/talk?po=enfield")

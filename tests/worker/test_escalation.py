@@ -27,7 +27,7 @@ from harness.stack import free_port, running_staff_site
 from ooh.referrals.acknowledge import acknowledged
 from ooh.runtime import Runtime, build_runtime
 from ooh.settings import Settings
-from tests.worker.test_worker import Mailbox
+from tests.worker.test_worker import Mailbox, waiting_referral
 from worker import loop
 
 SAT_NIGHT = datetime(2026, 11, 21, 23, 30, tzinfo=ZoneInfo("Europe/London"))
@@ -70,15 +70,7 @@ def runtime_for(tmp_path: Path, scripts: Path, smtp_port: int, staff_url: str = 
 
 
 def referral(runtime: Runtime) -> str:
-    return runtime.store.create_request(
-        po="enfield",
-        prefix="ENF",
-        service_option="housing_repairs",
-        call_outcome="referred",
-        now=SAT_NIGHT,
-        details="water through the ceiling",
-        referral_status="pending",
-    ).reference
+    return waiting_referral(runtime.store).reference
 
 
 def work_until(runtime: Runtime, done: Any, timeout: float) -> None:

@@ -91,6 +91,14 @@ def environment(tmp_path: Path, smtp_port: int) -> dict[str, str]:
     }
 
 
+def worker_setting(tmp_path: Path, smtp_port: int) -> tuple[dict[str, str], RecordStore]:
+    """A worker's environment and its (migrated) records database."""
+    env = environment(tmp_path, smtp_port)
+    store = RecordStore(env["OOH_DATABASE_URL"])
+    store.migrate()
+    return env, store
+
+
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "worker"], cwd=PROJECT_ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
@@ -124,9 +132,7 @@ def test_referrals_waiting_when_the_worker_starts_are_all_sent_once(
 ) -> None:
     """Referrals left unsent by a restart are sent as soon as a worker runs, each exactly once."""
     box, port = mailbox
-    env = environment(tmp_path, port)
-    store = RecordStore(env["OOH_DATABASE_URL"])
-    store.migrate()
+    env, store = worker_setting(tmp_path, port)
     made = [waiting_referral(store).reference for _ in range(6)]
     worker = start_worker(env, tmp_path / "worker.log")
     try:
@@ -142,9 +148,7 @@ def test_two_workers_share_the_work_and_never_send_one_referral_twice(
     tmp_path: Path, mailbox: tuple[Mailbox, int]
 ) -> None:
     box, port = mailbox
-    env = environment(tmp_path, port)
-    store = RecordStore(env["OOH_DATABASE_URL"])
-    store.migrate()
+    env, store = worker_setting(tmp_path, port)
     workers = [start_worker(env, tmp_path / f"worker{i}.log") for i in range(2)]
     try:
         made = [waiting_referral(store).reference for _ in range(30)]
@@ -164,9 +168,7 @@ def test_a_worker_killed_mid_send_leaves_the_referral_sent_again_with_the_duplic
 ) -> None:
     """SIGKILL while the mail server holds the message: after the lease, a new worker sends it again."""
     box, port = mailbox
-    env = environment(tmp_path, port)
-    store = RecordStore(env["OOH_DATABASE_URL"])
-    store.migrate()
+    env, store = worker_setting(tmp_path, port)
     reference = waiting_referral(store).reference
     first = start_worker(env, tmp_path / "first.log")
     try:
