@@ -67,9 +67,20 @@ def main() -> None:
     # Sanic reads SANIC_* settings when Rasa builds its app: no request body over this (chat
     # messages are capped far lower in bot/channels.py; this stops a flood before it is parsed).
     os.environ.setdefault("SANIC_REQUEST_MAX_SIZE", str(MAX_REQUEST_BYTES))
-    if len(sys.argv) > 1 and sys.argv[1] == "run" and "--auth-token" not in sys.argv:
-        sys.argv += ["--auth-token", operator_token(get_settings())]
+    sys.argv = with_auth_token(sys.argv, operator_token(get_settings()))
     rasa_main()
+
+
+def with_auth_token(argv: list[str], token: str) -> list[str]:
+    """``rasa run`` arguments with the operator token, unless one was given.
+
+    Written ``--auth-token=<token>`` in one argument: a random token may begin with ``-``, which
+    argparse would read as an option after a separate ``--auth-token`` and refuse to start.
+    """
+    given = any(a == "--auth-token" or a.startswith("--auth-token=") for a in argv)
+    if len(argv) > 1 and argv[1] == "run" and not given:
+        return [*argv, f"--auth-token={token}"]
+    return argv
 
 
 if __name__ == "__main__":
