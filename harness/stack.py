@@ -293,25 +293,39 @@ def running_stack(redis_port: int | None = None) -> Iterator[Stack]:
 
 TWILIO_AUTH_TOKEN = "test-token"  # noqa: S105 - the test account's, known to the simulated Twilio
 """The Twilio auth token of the test gateway: the fake API checks it, callers sign with it."""
+TWILIO_ACCOUNT_SID = "AC" + "1" * 32
 
 
 class FakeTwilioApi:
-    """Twilio's REST API as far as a call redirect goes (``POST .../Calls/{CallSid}.json``).
+    """Twilio's REST API as far as calls go: create one, or redirect one in progress.
 
-    The real API is a cloud service; this local server speaks its documented wire format (form
-    body with ``Twiml``, HTTP Basic auth with the account SID) and keeps every request.
+    ``POST .../Calls.json`` creates a call and ``POST .../Calls/{CallSid}.json`` redirects one. The
+    real API is a cloud service; this local server speaks its documented wire format (form body with
+    ``To``/``From``/``Twiml``, HTTP Basic auth with the account SID and auth token: anything else gets
+    Twilio's 401, code 20003) and keeps every request it accepted.
     """
 
     def __init__(self) -> None:
+        import base64
         import http.server
 
         self.requests: list[dict[str, Any]] = []
         fake = self
+        expected = "Basic " + base64.b64encode(f"{TWILIO_ACCOUNT_SID}:{TWILIO_AUTH_TOKEN}".encode()).decode()
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            def _reply(self, status: int, body: dict[str, Any]) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(json.dumps(body).encode())
+
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length") or 0)
                 form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+                if self.headers.get("Authorization") != expected:
+                    self._reply(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                    return
                 fake.requests.append(
                     {
                         "path": self.path,
@@ -319,11 +333,11 @@ class FakeTwilioApi:
                         "form": {k: v[0] for k, v in form.items()},
                     }
                 )
-                body = json.dumps({"sid": self.path.rsplit("/", 1)[-1].removesuffix(".json"), "status": "in-progress"})
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(body.encode())
+                if self.path.endswith("/Calls.json"):
+                    sid = "CA" + secrets.token_hex(16)
+                    self._reply(201, {"sid": sid, "status": "queued", "to": form.get("To", [""])[0]})
+                    return
+                self._reply(200, {"sid": self.path.rsplit("/", 1)[-1].removesuffix(".json"), "status": "in-progress"})
 
             def log_message(self, *args: Any) -> None:
                 """Quiet."""
@@ -354,6 +368,7 @@ class VoiceGateway:
     def token(self) -> str:
         """The staff session token callers show to read their call's log."""
         return self.staff.token
+
     #: The PBX's token (an AudioSocket dialplan's calls to the gateway).
     pbx_token: str
 
@@ -374,7 +389,7 @@ def running_gateway(stack: Stack, clock: str) -> Iterator[VoiceGateway]:
             "OOH_VOICE_CLOCK": clock,
             "OOH_VOICE_NO_INPUT_MS": "3000",
             "OOH_TWILIO_API_BASE": f"http://127.0.0.1:{twilio.port}",
-            "OOH_TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+            "OOH_TWILIO_ACCOUNT_SID": TWILIO_ACCOUNT_SID,
             "OOH_TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
             "OOH_PBX_TOKEN": pbx,
         }

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
+import uuid
 from pathlib import Path
 
 from ooh.orgs.errors import ConfigError
@@ -214,26 +215,57 @@ def mail_sink_command(settings: Settings) -> list[str] | None:
     return [sys.executable, "-m", "ooh.mailsink", "--host", "127.0.0.1", "--port", port, "--folder", folder]
 
 
+def local_notify(settings: Settings, env: dict[str, str]) -> list[str] | None:
+    """Point ``env`` at the local Notify fake and return its command, or None when texts go elsewhere.
+
+    Only when the fake is on, no real Notify key is configured, and its port is free. The fake's key
+    is made once and kept with the other secrets; the callbacks go to the staff site, as Notify's
+    would, with the kept callback token.
+    """
+    if not settings.notify_fake or settings.notify_api_key:
+        return None
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1)
+        if probe.connect_ex(("127.0.0.1", settings.notify_fake_port)) == 0:
+            return None
+    from ooh.notifyfake import FAKE_TEMPLATE_ID, fake_api_key
+    from ooh.secrets import kept_secret, notify_callback_token
+
+    service = kept_secret("notify_fake_service", settings.secrets_dir)
+    env["OOH_NOTIFY_API_KEY"] = fake_api_key(
+        str(uuid.uuid5(uuid.NAMESPACE_URL, service)), str(uuid.uuid5(uuid.NAMESPACE_DNS, service))
+    )
+    env["OOH_NOTIFY_BASE_URL"] = f"http://127.0.0.1:{settings.notify_fake_port}"
+    env["OOH_NOTIFY_SMS_TEMPLATE_ID"] = FAKE_TEMPLATE_ID
+    env["OOH_NOTIFY_CALLBACK_TOKEN"] = notify_callback_token(settings)
+    staff = f"http://127.0.0.1:{settings.staff_port}/notify"
+    return [
+        sys.executable, "-m", "ooh.notifyfake", "--port", str(settings.notify_fake_port),
+        "--folder", str(settings.sms_dir),
+        "--delivery-callback", f"{staff}/delivery-receipts", "--inbound-callback", f"{staff}/received-text-messages",
+    ]  # fmt: skip
+
+
 def run(rasa_port: int, action_port: int) -> int:
     """Start the action server and Rasa in the foreground until interrupted."""
     if check():
         return 1
     model = train()
     settings = get_settings()
-    endpoints = write_endpoints(
-        action_port, settings.redis_url or os.environ.get("REDIS_URL"), action_secret(settings)
-    )
+    endpoints = write_endpoints(action_port, settings.redis_url or os.environ.get("REDIS_URL"), action_secret(settings))
     env = stack_secrets(dict(os.environ))
     bin_dir = Path(sys.executable).parent
     sink = mail_sink_command(settings)
     mail = subprocess.Popen(sink, cwd=PROJECT_ROOT, env=env) if sink else None
+    notify_fake = local_notify(settings, env)
+    texts = subprocess.Popen(notify_fake, cwd=PROJECT_ROOT, env=env) if notify_fake else None
     actions = subprocess.Popen(action_server_command(action_port), cwd=PROJECT_ROOT, env=env)
     rasa = subprocess.Popen(rasa_server_command(rasa_port, model, endpoints), cwd=PROJECT_ROOT, env=env)
     voice_env = {**env, "OOH_RASA_URL": f"http://127.0.0.1:{rasa_port}"}
     voice = subprocess.Popen([str(bin_dir / "python"), "-m", "voice_gateway"], cwd=PROJECT_ROOT, env=voice_env)
     staff = subprocess.Popen([str(bin_dir / "python"), "-m", "staff"], cwd=PROJECT_ROOT, env=env)
     worker = subprocess.Popen(worker_command(), cwd=PROJECT_ROOT, env=env)
-    processes = [actions, rasa, voice, staff, worker] + ([mail] if mail else [])
+    processes = [actions, rasa, voice, staff, worker] + [p for p in (mail, texts) if p is not None]
 
     def stop(*_: object) -> None:
         for process in processes:
@@ -258,7 +290,8 @@ def run(rasa_port: int, action_port: int) -> int:
             f"token ({'OOH_API_TOKEN' if settings.api_token else settings.secrets_dir / 'api_token'}). "
             f"Staff sign in on http://localhost:{settings.staff_port}/staff/ (first account: "
             "python -m ooh.cli staff add, see the README). "
-            + (f"Referral emails are kept in {settings.mail_dir}/ (local mail sink)." if mail else ""),
+            + (f"Referral emails are kept in {settings.mail_dir}/ (local mail sink). " if mail else "")
+            + (f"Texts are kept in {settings.sms_dir}/ (local GOV.UK Notify fake)." if texts else ""),
             flush=True,
         )
     while all(process.poll() is None for process in processes):
@@ -286,7 +319,10 @@ def main(argv: list[str] | None = None) -> int:
     add_cmd.add_argument("--email", required=True)
     add_cmd.add_argument("--name", required=True, help="full name; residents are told the first name")
     add_cmd.add_argument(
-        "--role", action="append", required=True, metavar="PO:ROLE",
+        "--role",
+        action="append",
+        required=True,
+        metavar="PO:ROLE",
         help="e.g. enfield:call_handler, enfield:org_admin or *:service_admin (repeat for more)",
     )
     add_cmd.add_argument("--password-stdin", action="store_true", help="read the password from standard input")

@@ -52,6 +52,22 @@ class Jobs:
 
         self.store.write(work, retry_integrity=True)
 
+    def reopen(self, kind: str, key: str, due_at: datetime) -> None:
+        """Make the job ``(kind, key)`` due again at ``due_at``, creating it if it never existed.
+
+        For work that was finished and must happen again: a referral whose text Notify later reports
+        undelivered goes out again by its next channel. A job that is still waiting keeps its place.
+        """
+
+        def work(session: Session) -> None:
+            row = session.scalar(select(Job).where(Job.kind == kind, Job.key == key))
+            if row is None:
+                session.add(Job(kind=kind, key=key, due_at=due_at, created_at=datetime.now(timezone.utc)))
+            elif row.done_at is not None:
+                row.done_at, row.due_at, row.last_error = None, due_at, None
+
+        self.store.write(work, retry_integrity=True)
+
     def claim(self, owner: str, now: datetime, *, lease: timedelta, limit: int) -> list[ClaimedJob]:
         """Take up to ``limit`` due jobs nobody holds, oldest due first, until ``now + lease``."""
 

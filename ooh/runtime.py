@@ -14,7 +14,9 @@ from zoneinfo import ZoneInfo
 
 from ooh.orgs.loader import Registry, load_registry
 from ooh.records.store import RecordStore
+from ooh.referrals.dispatch import Senders
 from ooh.referrals.email import ReferralMailer
+from ooh.referrals.sms import NotifySms
 from ooh.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -22,12 +24,18 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Runtime:
-    """Everything the actions need: settings, organisation data, records and the mailer."""
+    """Everything the doors need: settings, organisation data, records and the referral channels."""
 
     settings: Settings
     registry: Registry
     store: RecordStore
     mailer: ReferralMailer
+    sms: NotifySms | None = None
+
+    @property
+    def senders(self) -> Senders:
+        """Every channel a referral can go by (email, and texts through Notify)."""
+        return Senders(self.settings, self.mailer, self.sms or NotifySms(self.settings))
 
     def now(self, override: str | None = None) -> datetime:
         """Local time, or the ``now`` a test put in the message metadata when that is allowed."""
@@ -50,7 +58,7 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
     registry = load_registry(settings.service_scripts_dir)
     store = RecordStore(settings.database_url, timezone=settings.timezone)
     store.migrate()
-    return Runtime(settings, registry, store, ReferralMailer(settings))
+    return Runtime(settings, registry, store, ReferralMailer(settings), NotifySms(settings))
 
 
 def get_runtime() -> Runtime:

@@ -20,6 +20,7 @@ API_TOKEN = "api_token"
 PBX_TOKEN = "pbx_token"
 ACTION_SECRET = "action_secret"
 ACK_SECRET = "ack_secret"
+NOTIFY_CALLBACK_TOKEN = "notify_callback_token"
 
 
 def kept_secret(name: str, folder: Path) -> str:
@@ -72,3 +73,8 @@ def private_files() -> None:
 def ack_secret(settings: Settings) -> str:
     """The key that signs acknowledgement links in referrals: ``OOH_ACK_SECRET``, else the kept one."""
     return settings.ack_secret or kept_secret(ACK_SECRET, settings.secrets_dir)
+
+
+def notify_callback_token(settings: Settings) -> str:
+    """The bearer token Notify's callbacks must show: ``OOH_NOTIFY_CALLBACK_TOKEN``, else the kept one."""
+    return settings.notify_callback_token or kept_secret(NOTIFY_CALLBACK_TOKEN, settings.secrets_dir)

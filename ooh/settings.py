@@ -30,6 +30,21 @@ class Settings(BaseSettings):
             files in ``mail_dir``) on ``smtp_host:smtp_port`` when that is this machine and free, so a
             fresh machine shows referrals without a mail server. Turn off in production.
         mail_dir: Where the sink keeps messages.
+        smtp_starttls: Upgrade the SMTP connection with STARTTLS before sending (and refuse to send
+            in clear when the server does not offer it).
+        smtp_username: Sign in to the SMTP server (with ``smtp_password``) when set.
+        smtp_password: Its password.
+        notify_api_key: GOV.UK Notify API key (``name-<service id>-<secret>``) for SMS referrals;
+            unset: SMS is not available (a referral whose option lists ``sms`` goes by its next channel),
+            unless ``notify_fake`` starts the local fake.
+        notify_base_url: Notify's API (the local fake's address under ``make run``).
+        notify_sms_template_id: The service's SMS template whose whole text is ``((body))``.
+        notify_callback_token: Bearer token Notify shows our callbacks (delivery receipts, received
+            text messages), as set on the service's Notify "API integration" page; unset: kept secret.
+        notify_fake: ``make run`` starts ``ooh.notifyfake`` (Notify's SMS API on this machine; messages
+            kept as files in ``sms_dir``) when no ``notify_api_key`` is set, so a fresh machine shows SMS.
+        notify_fake_port: Its port.
+        sms_dir: Where the fake keeps the texts it "sent".
         timezone: Local time zone of the service; hours of operation and rotas are in it.
         redis_url: When set, Rasa keeps conversations in Redis with a Redis lock store.
         allow_clock_override: Let a message's metadata ``now`` set the time (tests and demos of
@@ -47,6 +62,8 @@ class Settings(BaseSettings):
         public_staff_url: Where officers reach the staff site from their phones (acknowledgement
             links in referrals point there).
         ack_secret: Key signing acknowledgement links; unset: generated and kept.
+        lone_worker_repeat_minutes: A lone worker's alarm (no check-out by the time they gave) is sent
+            to their managers again this often until one acknowledges it or the officer checks out.
         rasa_url: Where the voice gateway reaches the agent (Rasa's REST channel).
         vosk_model_dir: A downloaded Vosk model (``tools/get_vosk_model.sh``); without one the voice
             gateway uses the offline pocketsphinx recogniser.
@@ -73,6 +90,9 @@ class Settings(BaseSettings):
         twilio_api_base: Twilio's REST API (a transfer redirects the live call there).
         twilio_account_sid: Account for the REST API (transfers need it).
         twilio_auth_token: Its token.
+        twilio_from_number: The service's Twilio number that outbound referral calls come from.
+        public_voice_url: Where Twilio reaches the voice gateway (a referral call's keypress goes to
+            ``/twilio/ack/<token>`` there).
         api_token: The operator token for Rasa's HTTP API (``?token=``, Rasa's ``--auth-token``).
             Unset: one is generated once and kept in ``secrets_dir``, readable by its owner only.
         action_secret: Shared secret Rasa sends the action server with every action call
@@ -105,6 +125,16 @@ class Settings(BaseSettings):
     smtp_retry_delay_seconds: float = Field(1.0, ge=0)
     mail_sink: bool = True
     mail_dir: Path = PROJECT_ROOT / "var" / "mail"
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    notify_api_key: str | None = None
+    notify_base_url: str = "https://api.notifications.service.gov.uk"
+    notify_sms_template_id: str | None = None
+    notify_callback_token: str | None = None
+    notify_fake: bool = True
+    notify_fake_port: int = 6011
+    sms_dir: Path = PROJECT_ROOT / "var" / "sms"
     timezone: str = "Europe/London"
     redis_url: str | None = None
     allow_clock_override: bool = False
@@ -116,6 +146,7 @@ class Settings(BaseSettings):
     ack_minutes_safeguarding: float = Field(5.0, gt=0)
     public_staff_url: str = "http://localhost:8081"
     ack_secret: str | None = None
+    lone_worker_repeat_minutes: float = Field(5.0, gt=0)
     rasa_url: str = "http://127.0.0.1:5005"
     vosk_model_dir: Path | None = None
     voice_silence_ms: int = Field(700, ge=100)
@@ -134,6 +165,8 @@ class Settings(BaseSettings):
     twilio_api_base: str = "https://api.twilio.com"
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None
+    twilio_from_number: str | None = None
+    public_voice_url: str = "http://localhost:8080"
     api_token: str | None = None
     action_secret: str | None = None
     bind_host: str = "127.0.0.1"

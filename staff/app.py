@@ -22,6 +22,9 @@ from ooh.records.store import RecordStore
 from ooh.settings import PROJECT_ROOT, Settings, get_settings
 from staff.ack import router as ack_router
 from staff.deps import SignInNeeded, StaffApp
+from staff.lone_worker import router as lone_worker_router
+from staff.notify import router as notify_router
+from staff.rota import router as rota_router
 from staff.web import router
 
 ASSETS = PROJECT_ROOT / "vendor" / "govuk-frontend" / "assets"
@@ -51,6 +54,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(router)
     app.include_router(ack_router)
+    app.include_router(lone_worker_router)
+    app.include_router(rota_router)
+    app.include_router(notify_router)
     if not ASSETS.is_dir():
         raise RuntimeError(f"GOV.UK Frontend is missing from {ASSETS}: run `make setup` (tools/get_frontend.sh)")
     app.mount("/assets", StaticFiles(directory=ASSETS), name="assets")

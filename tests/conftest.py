@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from harness.mailbox import mailbox  # noqa: F401 - a fixture for every test folder
 from harness.samples import SCRIPTS, houses
 from harness.stack import Stack, VoiceGateway, running_gateway, running_stack
 from ooh.orgs.loader import Registry, load_registry

@@ -19,30 +19,15 @@ from abc import ABC, abstractmethod
 from collections import OrderedDict
 from pathlib import Path
 
-from ooh.records.references import respell_references
+from ooh.spoken import speakable
 from voice_gateway.audio import read_wav, resample
 
-_POSTCODE = re.compile(r"\b([A-Z]{1,2}\d[A-Z\d]?) ?(\d[A-Z]{2})\b")
 _SENTENCE = re.compile(r"(?<=[.?!])\s+")
 SENTENCE_PAUSE_MS = 150
 RENDER_ATTEMPTS = 3
 MIN_SECONDS_PER_LETTER = 0.02
 """Shorter than this the rendering was cut off (espeak at 165 words a minute takes about 0.06 s a
 letter); such a rendering is retried like a missing one."""
-_PHONE = re.compile(r"(?<![\w-])(\+?\d[\d ]{5,}\d)(?![\w-])")
-
-
-def spell(text: str) -> str:
-    """Characters one by one, separated by pauses ("E, N, F")."""
-    return ", ".join(ch for ch in text if not ch.isspace())
-
-
-def speakable(text: str) -> str:
-    """Rewrite a reply for the ear: references, postcodes and phone numbers spelt out slowly."""
-    text = respell_references(text, lambda prefix, day, number: f"{spell(prefix)}. {spell(day)}. {spell(number)}.")
-    text = _POSTCODE.sub(lambda m: f"{spell(m.group(1))}. {spell(m.group(2))}", text)
-    text = _PHONE.sub(lambda m: ". ".join(spell(part) for part in m.group(1).split()), text)
-    return text
 
 
 class SpeechSynthesizer(ABC):

@@ -32,6 +32,7 @@ import logging
 import re
 import secrets
 import time
+from datetime import datetime, timezone
 from html import escape
 
 import aiohttp
@@ -40,6 +41,8 @@ from fastapi.requests import HTTPConnection
 from fastapi.responses import Response
 from twilio.request_validator import RequestValidator
 
+from ooh.referrals.acknowledge import acknowledge
+from ooh.spoken import speakable
 from voice_gateway.audio import pcm_to_ulaw, ulaw_to_pcm
 from voice_gateway.call import BUSY_WORDS, Call, CallSink, FrameTooBig, LineBusy
 from voice_gateway.deps import Gateway, GatewayDep
@@ -99,9 +102,8 @@ def redeem_ticket(gateway: Gateway, ticket: object) -> bool:
     return until is not None and until >= time.monotonic()
 
 
-@router.post("/twilio/voice")
-async def incoming_call(request: Request, gateway: GatewayDep) -> Response:
-    """TwiML for a new call: stream its audio to this gateway (or, every line busy, say so)."""
+async def signed_form(request: Request, gateway: Gateway) -> dict[str, str]:
+    """A webhook's form, once its size is bounded and Twilio's signature over it checked (else 411/413/403)."""
     length = request.headers.get("content-length")
     if length is None or not length.isdigit():
         raise HTTPException(411, "A webhook needs a Content-Length")
@@ -111,6 +113,13 @@ async def incoming_call(request: Request, gateway: GatewayDep) -> Response:
     params = {key: str(value) for key, value in form.items()}
     if not signed(request, gateway, request.url.scheme, params):
         raise HTTPException(403, "Not signed by Twilio")
+    return params
+
+
+@router.post("/twilio/voice")
+async def incoming_call(request: Request, gateway: GatewayDep) -> Response:
+    """TwiML for a new call: stream its audio to this gateway (or, every line busy, say so)."""
+    form = await signed_form(request, gateway)
     if not gateway.has_room():
         logger.warning("Twilio call refused: %d calls in progress, the most allowed", gateway.calls_in_progress())
         return Response(content=BUSY_TWIML, media_type="application/xml")
@@ -126,6 +135,24 @@ async def incoming_call(request: Request, gateway: GatewayDep) -> Response:
         "</Stream></Connect></Response>"
     )
     return Response(content=twiml, media_type="application/xml")
+
+
+@router.post("/twilio/ack/{token}")
+async def referral_call_keypress(token: str, request: Request, gateway: GatewayDep) -> Response:
+    """The officer pressed a key during a referral call: 1 acknowledges the referral (and stops escalation)."""
+    form = await signed_form(request, gateway)
+    if form.get("Digits") != "1":
+        words = "No acknowledgement was recorded. The referral will be escalated if it is not acknowledged."
+    else:
+        now = datetime.now(timezone.utc)
+        found = await asyncio.to_thread(acknowledge, gateway.store, gateway.settings, token, now, "keypress")
+        if found is None:
+            raise HTTPException(404, "No such referral")
+        words = f"Thank you. Referral {found.reference} is acknowledged."
+    say = f'<Say language="en-GB">{escape(speakable(words))}</Say>'
+    return Response(
+        content=f'<?xml version="1.0" encoding="UTF-8"?><Response>{say}</Response>', media_type="application/xml"
+    )
 
 
 class TwilioSink(CallSink):

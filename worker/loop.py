@@ -10,14 +10,23 @@ import socket
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 
+from ooh import lone_worker
 from ooh.jobs import ClaimedJob, Jobs, backoff
-from ooh.referrals.outbox import JobOutcome, escalate_referral, send_referral
+from ooh.orgs.gap_report import report_rota_gaps, schedule_gap_reports
+from ooh.referrals.outbox import JobOutcome, escalate_referral, send_confirmation, send_referral
 from ooh.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[Runtime, ClaimedJob, datetime], Awaitable[JobOutcome]]
-HANDLERS: dict[str, Handler] = {"referral": send_referral, "escalate": escalate_referral}
+HANDLERS: dict[str, Handler] = {
+    "referral": send_referral,
+    "escalate": escalate_referral,
+    "rota_gaps": report_rota_gaps,
+    "confirm": send_confirmation,
+    "lone_worker": lone_worker.visit_timer,
+    "lone_worker_notice": lone_worker.visit_notice,
+}
 """What each kind of job does."""
 
 
@@ -68,6 +77,10 @@ async def work(runtime: Runtime, stop: asyncio.Event, *, owner: str | None = Non
     lease = timedelta(seconds=settings.worker_lease_seconds)
     running: set[asyncio.Task[JobOutcome]] = set()
     logger.info("Worker %s started", owner)
+    try:  # each organisation's next daily rota-gap report (then each report schedules the next)
+        await asyncio.to_thread(schedule_gap_reports, jobs, runtime.registry, settings, utcnow())
+    except Exception:  # the database is away: the claim loop below says so too
+        logger.exception("Could not schedule the rota gap reports")
     while not stop.is_set():
         room = settings.worker_parallel - len(running)
         if room > 0:

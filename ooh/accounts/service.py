@@ -59,12 +59,16 @@ class Permission(str, Enum):
     """Service requests, transcripts and call logs."""
     PLAY_RECORDINGS = "play_recordings"
     MANAGE_STAFF = "manage_staff"
+    MANAGE_ROTA = "manage_rota"
+    """See who is on call and the rota's gaps, and change the rota (now or pre-dated)."""
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.CALL_HANDLER: frozenset({Permission.READ_RECORDS, Permission.PLAY_RECORDINGS}),
     Role.ORG_OFFICER: frozenset({Permission.READ_RECORDS, Permission.PLAY_RECORDINGS}),
-    Role.ORG_ADMIN: frozenset({Permission.READ_RECORDS, Permission.PLAY_RECORDINGS, Permission.MANAGE_STAFF}),
+    Role.ORG_ADMIN: frozenset(
+        {Permission.READ_RECORDS, Permission.PLAY_RECORDINGS, Permission.MANAGE_STAFF, Permission.MANAGE_ROTA}
+    ),
     Role.SERVICE_ADMIN: frozenset({Permission.MANAGE_STAFF}),
 }
 """Roles and what they allow. A service admin runs the shared service, not an organisation's cases."""

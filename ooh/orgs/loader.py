@@ -61,6 +61,13 @@ class Organisation:
         schedule = self.profile.schedule(self.options[option_id].hours)
         return schedule is None or schedule.is_open(moment)
 
+    def referral_channels(self, option_id: str) -> list[str]:
+        """How a referral of this option goes, in order: the option's own list, else the profile's."""
+        config = self.options.get(option_id) or self.options.get(option_id.split("/")[0])
+        if config is not None and config.referral_channels:
+            return list(config.referral_channels)
+        return list(self.profile.referral_channels)
+
     def current_announcement(self) -> str | None:
         """The announcement staff have set now, re-read from ``profile.yaml`` for every conversation.
 

@@ -231,6 +231,12 @@ class ScriptDef(StrictModel):
     answer_from_faq: bool = False
 
 
+ReferralChannel = Literal["email", "sms", "call"]
+"""A way a referral reaches an on-call officer: an email, a text through GOV.UK Notify, or a phone
+call through Twilio that reads it and takes a keypress (a pager is an email address or a mobile
+number in the rota)."""
+
+
 class OptionConfig(StrictModel):
     """How one organisation runs one Service Option.
 
@@ -264,6 +270,9 @@ class OptionConfig(StrictModel):
     sub_category: str | None = None
     transfer_to: str | None = None
     acknowledge_within: float | None = Field(None, gt=0)
+    referral_channels: list[ReferralChannel] | None = Field(None, min_items=1)
+    confirm_by_sms: bool = False
+    confirmation: str | None = Field(None, min_length=1, max_length=600)
 
 
 class FaqEntry(StrictModel):
@@ -292,6 +301,8 @@ class Profile(StrictModel):
     neighbours: list[str] = Field(default_factory=list)
     phone_numbers: dict[str, str | None] = Field(default_factory=dict)
     announcement: str | None = None
+    #: How referrals reach on-call officers unless an option says otherwise (see ``OptionConfig``).
+    referral_channels: list[ReferralChannel] = Field(default_factory=lambda: ["email"], min_items=1)
 
     @validator("reference_prefix")
     def _prefix(cls, value: str) -> str:  # noqa: N805

@@ -12,6 +12,10 @@ Three tables:
   escalations and alarms) is a row with a due time, written in the same transaction as what it is
   for, and claimed by a worker with a lease: any number of workers share the rows, a worker that
   dies loses its lease, and the row is taken again.
+* ``rota_changes``: shifts staff add to an organisation's rota for a period (now or pre-dated),
+  with who made them, when and why; withdrawn ones stay, marked withdrawn.
+* ``lone_worker_visits`` and ``lone_worker_events``: an on-call officer's check-in at a site, the
+  time they must check out by, and every step after it (due, each alarm, acknowledged, check-out).
 
 Times are stored as UTC without a zone (SQLite has no zoned type and PostgreSQL's
 ``timestamp without time zone`` would silently drop an offset); :class:`UTCDateTime` converts on
@@ -55,11 +59,13 @@ UPDATE_KINDS = (
     "sending",
     "acknowledged",
     "escalation",
+    "delivery",
+    "confirmation",
 )
 
 
 #: Values of ``Job.kind``.
-JOB_KINDS = ("referral", "escalate")
+JOB_KINDS = ("referral", "escalate", "rota_gaps", "confirm", "lone_worker", "lone_worker_notice")
 
 
 class UTCDateTime(TypeDecorator):  # type: ignore[type-arg]
@@ -184,3 +190,82 @@ class Job(Base):
     last_error = Column(String(300))
     created_at = Column(UTCDateTime, nullable=False)
     done_at = Column(UTCDateTime)
+
+
+class RotaChange(Base):
+    """An extra shift in one organisation's rota for a period, made by staff (live rotas).
+
+    The fields of the shift are those of ``rota.yaml``'s shifts (option, optional sub-category,
+    days, from/to, stage 1 and 2 as contact keys of the file); ``starts_at``/``ends_at`` is when it
+    is in force (no end: until withdrawn). Rows are never deleted: a withdrawn change keeps who
+    withdrew it, when and why. How a change combines with the file: ``ooh.orgs.live_rota``.
+    """
+
+    __tablename__ = "rota_changes"
+    __table_args__ = (Index("ix_rota_changes_po_starts", "po", "starts_at"),)
+
+    id = Column(Integer, primary_key=True)
+    po = Column(String(64), nullable=False)
+    service_option = Column(String(100), nullable=False)
+    sub_category = Column(String(100))
+    #: Day names (``mon`` ... ``sun``) the shift's window starts on.
+    days = Column(JSON, nullable=False)
+    #: ``HH:MM`` local times, as in ``rota.yaml`` (``to`` may be ``24:00``; earlier: crosses midnight).
+    start_time = Column(String(5), nullable=False)
+    end_time = Column(String(5), nullable=False)
+    stage1 = Column(String(64), nullable=False)
+    stage2 = Column(String(64), nullable=False)
+    starts_at = Column(UTCDateTime, nullable=False)
+    ends_at = Column(UTCDateTime)
+    reason = Column(String(500), nullable=False)
+    made_by = Column(Integer, ForeignKey("staff_users.id"), nullable=False)
+    made_at = Column(UTCDateTime, nullable=False)
+    withdrawn_at = Column(UTCDateTime)
+    withdrawn_by = Column(Integer, ForeignKey("staff_users.id"))
+    withdrawn_reason = Column(String(500))
+
+
+class LoneWorkerVisit(Base):
+    """An on-call officer's visit to a site, from check-in to check-out (lone-worker support, 5.2.3.6).
+
+    ``due_at`` is when they said they would be out; without a check-out by then the worker raises the
+    alarm to ``managers`` (rota contact keys chosen at check-in) until one acknowledges it or the
+    officer checks out. What happened, step by step, is in :class:`LoneWorkerEvent`.
+    """
+
+    __tablename__ = "lone_worker_visits"
+    __table_args__ = (Index("ix_lone_worker_visits_contact", "po", "contact_key", "checked_out_at"),)
+
+    id = Column(Integer, primary_key=True)
+    po = Column(String(64), nullable=False)
+    #: The officer: a contact key of the organisation's ``rota.yaml``.
+    contact_key = Column(String(64), nullable=False)
+    #: Where they went in, as they said it.
+    place = Column(String(300), nullable=False)
+    #: The service request they are attending, when they gave its reference.
+    reference = Column(String(32))
+    #: How they checked in: ``web`` or ``sms``.
+    channel = Column(String(16), nullable=False)
+    minutes = Column(Integer, nullable=False)
+    checked_in_at = Column(UTCDateTime, nullable=False)
+    due_at = Column(UTCDateTime, nullable=False)
+    checked_out_at = Column(UTCDateTime)
+    acknowledged_at = Column(UTCDateTime)
+    acknowledged_by = Column(String(64))
+    alarms = Column(Integer, nullable=False, default=0)
+    #: Contact keys the alarm goes to.
+    managers = Column(JSON, nullable=False, default=list)
+
+
+class LoneWorkerEvent(Base):
+    """One step of a visit, with its time. Rows are never changed."""
+
+    __tablename__ = "lone_worker_events"
+
+    id = Column(Integer, primary_key=True)
+    visit_id = Column(Integer, ForeignKey("lone_worker_visits.id"), nullable=False, index=True)
+    at = Column(UTCDateTime, nullable=False)
+    #: ``checked_in``, ``due``, ``alarm``, ``acknowledged``, ``checked_out``, ``texted``.
+    kind = Column(String(32), nullable=False)
+    text = Column(Text, nullable=False, default="")
+    data = Column(JSON)

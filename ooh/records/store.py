@@ -26,7 +26,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -668,6 +668,25 @@ class RecordStore:
             select(ServiceRequest)
             .where(*conditions)
             .order_by(ServiceRequest.created_at, ServiceRequest.id)
+            .options(selectinload(ServiceRequest.updates))
+        )
+        return self.read(lambda s: [self._view(r, r.updates) for r in s.execute(statement).scalars()])
+
+    def recent_referred(self, pos: Collection[str], *, since: datetime, limit: int = 50) -> list[ServiceRequestView]:
+        """Open requests of these organisations whose referral was sent since ``since``, newest first.
+
+        What an officer's bare "ACK" text can be about: the caller picks the one sent to them.
+        """
+        statement = (
+            select(ServiceRequest)
+            .where(
+                ServiceRequest.po.in_(list(pos)),
+                ServiceRequest.status == "open",
+                ServiceRequest.referral_status == "sent",
+                ServiceRequest.referral_dispatched_at >= self._aware(since),
+            )
+            .order_by(ServiceRequest.referral_dispatched_at.desc(), ServiceRequest.id.desc())
+            .limit(limit)
             .options(selectinload(ServiceRequest.updates))
         )
         return self.read(lambda s: [self._view(r, r.updates) for r in s.execute(statement).scalars()])

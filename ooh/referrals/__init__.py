@@ -1,11 +1,12 @@
-"""Referring requests to on-call staff: the rota (who, for what, when) and the referral email.
+"""Referring requests to on-call staff: the rota (who, for what, when), the channels and the outbox.
 
-Use :func:`ooh.referrals.email.refer` to refer a request: it looks up the rota, sends with
-retries and escalation, and records every attempt, so there is one way to do it.
+Use :func:`ooh.referrals.dispatch.refer` to refer a request: it looks up the rota, tries each
+stage's contact on the option's channels, and records every attempt, so there is one way to do it.
 """
 
 from ooh.orgs.rota import OnCall, OnCallContact, Rota, load_rota
-from ooh.referrals.email import Attempt, DispatchResult, ReferralMailer, refer
+from ooh.referrals.dispatch import Attempt, DispatchResult, Senders, refer
+from ooh.referrals.email import ReferralMailer
 
 __all__ = [
     "Attempt",
@@ -14,6 +15,7 @@ __all__ = [
     "OnCall",
     "ReferralMailer",
     "Rota",
+    "Senders",
     "load_rota",
     "refer",
 ]

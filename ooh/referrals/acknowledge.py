@@ -83,8 +83,13 @@ def escalation_chain(rota: Rota, request: ServiceRequestView, at: datetime) -> l
     return chain
 
 
-def acknowledge(store: RecordStore, settings: Settings, token: str, now: datetime) -> ServiceRequestView | None:
-    """Record the acknowledgement a link stands for (once); None for a link that is not genuine."""
+def acknowledge(
+    store: RecordStore, settings: Settings, token: str, now: datetime, how: str | None = None
+) -> ServiceRequestView | None:
+    """Record the acknowledgement a token stands for (once); None for a token that is not genuine.
+
+    ``how`` says which way it came when not by the link itself (``keypress`` on a referral call).
+    """
     found = read_ack_token(settings, token)
     if found is None:
         return None
@@ -93,6 +98,8 @@ def acknowledge(store: RecordStore, settings: Settings, token: str, now: datetim
     if request is None:
         return None
     if not acknowledged(request):
-        store.add_update(reference, "acknowledged", f"Acknowledged by {key}", {"contact": key}, now=now)
+        text = f"Acknowledged by {key}" + (f" ({how})" if how else "")
+        data = {"contact": key, **({"channel": how} if how else {})}
+        store.add_update(reference, "acknowledged", text, data, now=now)
         request = store.get(reference)
     return request

@@ -160,6 +160,8 @@ def gateway_rows(enfield: Enfield) -> dict[tuple[str, str], tuple[str, list[int]
         ("GET", "/recordings/{reference}"): (f"/recordings/{enfield.reference}", Ok.enfield_staff(200)),
         ("GET", "/web/talk"): ("/web/talk?po=enfield", Ok.everyone(200)),
         ("POST", "/twilio/voice"): ("/twilio/voice", Ok.everyone(403)),
+        # A referral call's keypress: Twilio's signature first, whatever else comes with it.
+        ("POST", "/twilio/ack/{token}"): ("/twilio/ack/eyJyIjoiRU5GIn0.forged", Ok.everyone(403)),
         ("GET", "/audiosocket/{call_uuid}/dialled"): (
             f"/audiosocket/{call}/dialled?number=02079460252",
             Ok.everyone(401),
@@ -183,6 +185,21 @@ def staff_rows(enfield: Enfield) -> dict[tuple[str, str], tuple[str, list[int]]]
         # Acknowledgement links need no sign-in: the signed link is the key (a forged one: 404).
         ("GET", "/ack/{token}"): ("/ack/eyJyIjoiRU5GIn0.forged", Ok.everyone(404)),
         ("POST", "/ack/{token}"): ("/ack/eyJyIjoiRU5GIn0.forged", Ok.everyone(404)),
+        # Notify's callbacks need Notify's bearer token: no staff session opens them.
+        ("POST", "/notify/delivery-receipts"): ("/notify/delivery-receipts", Ok.everyone(401)),
+        ("POST", "/notify/received-text-messages"): ("/notify/received-text-messages", Ok.everyone(401)),
+        # Lone-worker pages need no sign-in: the link signed for one officer (or one alarm) is the key.
+        ("GET", "/lone-worker/{token}"): ("/lone-worker/eyJwIjoiZW5maWVsZCJ9.forged", Ok.everyone(404)),
+        ("POST", "/lone-worker/{token}/check-in"): (
+            "/lone-worker/eyJwIjoiZW5maWVsZCJ9.forged/check-in",
+            Ok.everyone(404),
+        ),
+        ("POST", "/lone-worker/{token}/check-out"): (
+            "/lone-worker/eyJwIjoiZW5maWVsZCJ9.forged/check-out",
+            Ok.everyone(404),
+        ),
+        ("GET", "/alarm/{token}"): ("/alarm/eyJ2IjoxfQ.forged", Ok.everyone(404)),
+        ("POST", "/alarm/{token}"): ("/alarm/eyJ2IjoxfQ.forged", Ok.everyone(404)),
         ("POST", "/staff/sign-in"): ("/staff/sign-in", Ok.everyone(403)),
         ("POST", "/staff/sign-out"): ("/staff/sign-out", [303, 303, 403, 403, 403, 403, 403]),
         ("GET", "/staff/"): ("/staff/", [303, 303, 200, 200, 200, 200, 200]),
@@ -191,6 +208,22 @@ def staff_rows(enfield: Enfield) -> dict[tuple[str, str], tuple[str, list[int]]]
         ("GET", "/staff/requests/{reference}/recording"): (
             f"/staff/requests/{ref}/recording",
             Ok.enfield_staff(200, signed_out=303),
+        ),
+        # Live rotas: Enfield's org admin only (MANAGE_ROTA); posts without the CSRF token are refused first.
+        ("GET", "/staff/rota/{po}"): ("/staff/rota/enfield", [303, 303, 404, 404, 404, 200, 404]),
+        ("POST", "/staff/rota/{po}/changes"): ("/staff/rota/enfield/changes", [303, 303, 403, 403, 403, 403, 403]),
+        ("POST", "/staff/rota/{po}/changes/{change_id}/withdraw"): (
+            "/staff/rota/enfield/changes/1/withdraw",
+            [303, 303, 403, 403, 403, 403, 403],
+        ),
+        ("GET", "/staff/api/rota/{po}"): ("/staff/api/rota/enfield", [401, 401, 404, 404, 404, 200, 404]),
+        ("POST", "/staff/api/rota/{po}/changes"): (
+            "/staff/api/rota/enfield/changes",
+            [401, 401, 403, 403, 403, 403, 403],
+        ),
+        ("POST", "/staff/api/rota/{po}/changes/{change_id}/withdraw"): (
+            "/staff/api/rota/enfield/changes/1/withdraw",
+            [401, 401, 403, 403, 403, 403, 403],
         ),
     }
 

@@ -29,10 +29,10 @@ def test_migrations_build_exactly_the_models_schema_on_sqlite(tmp_path: Path) ->
     store.migrate()  # a second start finds nothing to do
     assert schema_drift(store) == []
     with store.engine.connect() as connection:
-        assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0004"
-    assert {"staff_users", "staff_memberships", "staff_sessions", "audit_events", "jobs"} <= set(
-        inspect(store.engine).get_table_names()
-    )
+        assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0006"
+    tables = {"staff_users", "staff_memberships", "staff_sessions", "audit_events", "jobs", "rota_changes"}
+    tables |= {"lone_worker_visits", "lone_worker_events"}
+    assert tables <= set(inspect(store.engine).get_table_names())
     store.dispose()
 
 

@@ -15,7 +15,9 @@ import pytest
 from harness.requests import typical_request
 from ooh.orgs.rota import Rota
 from ooh.records.store import RecordStore, ServiceRequestView
-from ooh.referrals.email import ReferralMailer, refer, subject_line
+from ooh.referrals.dispatch import Senders, refer
+from ooh.referrals.email import ReferralMailer, subject_line
+from ooh.referrals.sms import NotifySms
 from ooh.settings import Settings
 from tests.referrals.conftest import ScriptedHandler, free_port
 
@@ -85,9 +87,13 @@ def new_request(store: RecordStore, **overrides: Any) -> ServiceRequestView:
 
 
 def run_refer(store: RecordStore, config: Settings, request: ServiceRequestView) -> Any:
-    """Refer a request with a fresh mailer, as the action server does."""
-    mailer = ReferralMailer(config)
-    return asyncio.run(refer(store, mailer, ROTA, request, NOW, organisation_name="London Borough of Enfield"))
+    """Refer a request by email with fresh senders, as the worker does."""
+    return asyncio.run(refer(store, senders(config), ROTA, request, NOW, organisation_name="London Borough of Enfield"))
+
+
+def senders(config: Settings) -> Senders:
+    """The referral channels for these settings."""
+    return Senders(config, ReferralMailer(config), NotifySms(config))
 
 
 def attempts_in_store(store: RecordStore, reference: str) -> list[tuple[str | None, int, str | None]]:
@@ -264,7 +270,7 @@ def test_no_one_on_call_is_a_recorded_failure(smtp: tuple[ScriptedHandler, int],
         }
     )
     request = new_request(store)
-    result = asyncio.run(refer(store, ReferralMailer(settings(port)), nobody, request, NOW))
+    result = asyncio.run(refer(store, senders(settings(port)), nobody, request, NOW))
     assert result.status == "failed" and result.attempts == ()
     assert handler.messages == []
     stored = store.get(request.reference)

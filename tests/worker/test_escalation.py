@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from datetime import datetime
 from email.message import Message
 from pathlib import Path
@@ -21,38 +19,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiosmtpd.controller import Controller
 
-from harness.stack import free_port, running_staff_site
+from harness.mailbox import Mailbox
+from harness.stack import running_staff_site
 from ooh.referrals.acknowledge import acknowledged
 from ooh.runtime import Runtime, build_runtime
 from ooh.settings import Settings
-from tests.worker.test_worker import Mailbox, waiting_referral
+from tests.worker.test_worker import waiting_referral
 from worker import loop
 
 SAT_NIGHT = datetime(2026, 11, 21, 23, 30, tzinfo=ZoneInfo("Europe/London"))
-
-
-@pytest.fixture
-def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield box, controller.port
-    controller.stop()
-
-
-@pytest.fixture
-def scripts(tmp_path: Path) -> Path:
-    """The organisations' data, with an escalation contact in Enfield's rota."""
-    root = tmp_path / "service_scripts"
-    shutil.copytree(Path(__file__).resolve().parents[2] / "service_scripts", root)
-    rota = root / "enfield" / "rota.yaml"
-    text = rota.read_text(encoding="utf-8").replace(
-        "contacts:\n", 'contacts:\n  director: {name: "Director on call", email: director@enfield.example}\n', 1
-    )
-    rota.write_text(text + "\nescalation: director\n", encoding="utf-8")
-    return root
 
 
 def runtime_for(tmp_path: Path, scripts: Path, smtp_port: int, staff_url: str = "http://localhost:1") -> Runtime:
