@@ -32,6 +32,8 @@ class Settings(BaseSettings):
         mail_dir: Where the sink keeps messages.
         smtp_starttls: Upgrade the SMTP connection with STARTTLS before sending (and refuse to send
             in clear when the server does not offer it).
+        smtp_ca_file: Certificate authorities to trust for STARTTLS instead of the system's (a council's
+            own internal CA).
         smtp_username: Sign in to the SMTP server (with ``smtp_password``) when set.
         smtp_password: Its password.
         notify_api_key: GOV.UK Notify API key (``name-<service id>-<secret>``) for SMS referrals;
@@ -126,6 +128,7 @@ class Settings(BaseSettings):
     mail_sink: bool = True
     mail_dir: Path = PROJECT_ROOT / "var" / "mail"
     smtp_starttls: bool = False
+    smtp_ca_file: Path | None = None
     smtp_username: str | None = None
     smtp_password: str | None = None
     notify_api_key: str | None = None

@@ -131,13 +131,14 @@ class ReferralMailer:
         """Hand one message to the server (blocking; run in a thread). Raises on any failure.
 
         With ``smtp_starttls`` the connection is upgraded (certificate and host name checked against
-        the system's authorities) before anything else, and a server that does not offer STARTTLS
+        the system's authorities, or ``smtp_ca_file``'s) before anything else, and a server that does not offer STARTTLS
         is an error, never a silent fall-back to clear text; with ``smtp_username`` it signs in.
         """
         settings = self.settings
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds) as client:
             if settings.smtp_starttls:
-                client.starttls(context=ssl.create_default_context())
+                cafile = str(settings.smtp_ca_file) if settings.smtp_ca_file else None
+                client.starttls(context=ssl.create_default_context(cafile=cafile))
             if settings.smtp_username:
                 client.login(settings.smtp_username, settings.smtp_password or "")
             refused = client.send_message(message, from_addr=self.settings.smtp_from, to_addrs=[recipient])
