@@ -81,22 +81,35 @@ async def work(runtime: Runtime, stop: asyncio.Event, *, owner: str | None = Non
         await asyncio.to_thread(schedule_gap_reports, jobs, runtime.registry, settings, utcnow())
     except Exception:  # the database is away: the claim loop below says so too
         logger.exception("Could not schedule the rota gap reports")
+    freed = asyncio.Event()
+
+    def finished(task: asyncio.Task[JobOutcome]) -> None:
+        running.discard(task)
+        freed.set()
+
     while not stop.is_set():
+        freed.clear()  # before looking at the room: a job finishing from here on wakes the loop
         room = settings.worker_parallel - len(running)
+        claimed: list[ClaimedJob] = []
         if room > 0:
             try:
                 claimed = await asyncio.to_thread(jobs.claim, owner, utcnow(), lease=lease, limit=room)
             except Exception:  # the database is away: try again next round
                 logger.exception("Could not claim jobs")
-                claimed = []
             for job in claimed:
                 task = asyncio.create_task(run_one(runtime, jobs, job))
                 running.add(task)
-                task.add_done_callback(running.discard)
-        try:
-            await asyncio.wait_for(stop.wait(), settings.worker_poll_seconds)
-        except asyncio.TimeoutError:
-            pass
+                task.add_done_callback(finished)
+        # A full claim means more may be waiting: claim again as soon as a job finishes. Otherwise the
+        # queue is empty (or the database away): look again after the poll interval.
+        waiting = [asyncio.ensure_future(stop.wait())]
+        if room > 0 and len(claimed) == room or room <= 0:
+            waiting.append(asyncio.ensure_future(freed.wait()))
+        _, pending = await asyncio.wait(
+            waiting, timeout=settings.worker_poll_seconds, return_when=asyncio.FIRST_COMPLETED
+        )
+        for future in pending:
+            future.cancel()
     if running:
         await asyncio.gather(*running, return_exceptions=True)
     logger.info("Worker %s stopped", owner)

@@ -152,7 +152,7 @@ def test_a_text_referral_delivered_then_acknowledged_by_reply_stops_the_escalati
             assert [u.text for u in stored.updates if u.kind == "acknowledged"] == [
                 "Acknowledged by repairs_supervisor (text reply)"
             ]
-            work_until(runtime, lambda: False, 10)  # past two acknowledgement windows
+            work_until(runtime, lambda: False, 19)  # past two acknowledgement windows
             assert len(notify.texts) == 1 and box.messages == [], "no escalation after the text reply"
         finally:
             notify.shutdown()
@@ -251,7 +251,7 @@ def test_the_resident_gets_a_confirmation_text_when_their_option_asks_and_only_t
             referral_status="pending",
         )
         confirmed = lambda ref: any(k == "confirmation" for k, _ in kinds(runtime.store, ref))  # noqa: E731
-        work_until(runtime, lambda: confirmed(landline.reference) and confirmed(with_mobile.reference), 30)
+        work_until(runtime, lambda: all(confirmed(r.reference) for r in (mobile, landline, with_mobile)), 30)
         to_resident = [t for t in notify.texts.values() if t["phone_number"] == "+447700900123"]
         assert len(to_resident) == 1 and with_mobile.reference in to_resident[0]["body"]
         assert "on-call officer" in to_resident[0]["body"] and "999" in to_resident[0]["body"]
