@@ -81,7 +81,7 @@ def runtime_for(tmp_path: Path, scripts: Path, smtp_port: int, notify: FakeNotif
         "smtp_port": smtp_port,
         "smtp_retry_delay_seconds": 0,
         "worker_poll_seconds": 0.1,
-        "ack_minutes": 0.05,  # 3 seconds
+        "ack_minutes": 0.15,  # 9 seconds: time to deliver and reply on a slow machine
         "notify_api_key": API_KEY,
         "notify_base_url": notify.url,
         "notify_sms_template_id": FAKE_TEMPLATE_ID,
