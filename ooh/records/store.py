@@ -517,11 +517,20 @@ class RecordStore:
         logger.info("Added %s update to %s", kind, normalise_reference(reference))
         return view
 
-    def record_dispatch(self, reference: str, status: str, at: datetime) -> ServiceRequestView:
-        """Set the referral state of a request after a dispatch.
+    def record_dispatch(
+        self,
+        reference: str,
+        status: str,
+        at: datetime,
+        *,
+        updates: Sequence[tuple[str, str, dict[str, Any] | None, datetime]] = (),
+    ) -> ServiceRequestView:
+        """Set the referral state of a request after a dispatch, with the updates that tell how.
 
         ``referral_dispatched_at`` is when on-call staff were actually sent the referral: it is set
-        for ``sent`` and left as it was otherwise, so a failed send never looks delivered.
+        for ``sent`` and left as it was otherwise, so a failed send never looks delivered. The
+        ``updates`` (kind, text, data, time: each try) are written in the same transaction, so the
+        record never shows a successful try with the referral still unsent.
 
         Raises:
             KeyError: when no request has this reference.
@@ -529,12 +538,16 @@ class RecordStore:
         """
         if status not in REFERRAL_STATUSES:
             raise ValueError(f"referral status must be one of {REFERRAL_STATUSES}, not {status!r}")
+        if any(kind not in UPDATE_KINDS for kind, _, _, _ in updates):
+            raise ValueError(f"update kinds must be among {UPDATE_KINDS}")
         moment = self._aware(at)
 
         def work(session: Session) -> ServiceRequestView:
             row = self._row(session, reference)
             if row is None:
                 raise KeyError(reference)
+            for kind, text, data, when in updates:
+                row.updates.append(RequestUpdate(at=self._aware(when), kind=kind, text=text or "", data=data))
             row.referral_status = status
             if status == "sent":
                 row.referral_dispatched_at = moment

@@ -281,14 +281,6 @@ async def dispatch(
     return DispatchResult("failed", None, None, None, last, tuple(attempts))
 
 
-async def record_attempts(store: RecordStore, reference: str, attempts: Sequence[Attempt]) -> None:
-    """One ``referral_attempt`` update per try, at its own time."""
-    for attempt in attempts:
-        await asyncio.to_thread(
-            store.add_update, reference, "referral_attempt", attempt.describe(), attempt.data(), now=attempt.at
-        )
-
-
 async def refer(
     store: RecordStore,
     senders: Senders,
@@ -333,6 +325,6 @@ async def refer(
         await asyncio.to_thread(store.record_dispatch, request.reference, "failed", now)
         return DispatchResult("failed", None, None, None, None, ())
     result = await dispatch(senders, request, on_call, organisation=name, channels=channels, exclude=exclude)
-    await record_attempts(store, request.reference, result.attempts)
-    await asyncio.to_thread(store.record_dispatch, request.reference, result.status, result.at or now)
+    tries = [("referral_attempt", a.describe(), a.data(), a.at) for a in result.attempts]
+    await asyncio.to_thread(store.record_dispatch, request.reference, result.status, result.at or now, updates=tries)
     return result
