@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from harness.mailbox import mailbox  # noqa: F401 - a fixture for every test folder
+from harness.outbox import scripts_with_escalation
 from harness.samples import SCRIPTS, houses
 from harness.stack import Stack, VoiceGateway, running_gateway, running_stack
 from ooh.orgs.loader import Registry, load_registry
 
 #: Calls happen on a Saturday night, out of hours for every organisation.
 SAT_NIGHT = "2026-11-21T23:30:00"
+
+
+@pytest.fixture
+def scripts(tmp_path: Path) -> Path:
+    """The organisations' data, copied, with an escalation contact (a director) in Enfield's rota."""
+    return scripts_with_escalation(tmp_path)
 
 
 @pytest.fixture(scope="session")

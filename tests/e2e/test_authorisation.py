@@ -159,6 +159,11 @@ def gateway_rows(enfield: Enfield) -> dict[tuple[str, str], tuple[str, list[int]
         ("GET", "/calls/{call_id}"): (f"/calls/{enfield.call_id}", Ok.enfield_staff(200)),
         ("GET", "/recordings/{reference}"): (f"/recordings/{enfield.reference}", Ok.enfield_staff(200)),
         ("GET", "/web/talk"): ("/web/talk?po=enfield", Ok.everyone(200)),
+        # Web chat: public pages for residents (no personal data: the conversation is in the browser).
+        ("GET", "/web/chat"): ("/web/chat?po=enfield", Ok.everyone(200)),
+        ("GET", "/web/chat/window"): ("/web/chat/window?po=enfield", Ok.everyone(200)),
+        ("GET", "/web/chat/static"): ("/web/chat/static/widget.js", Ok.everyone(200)),
+        ("GET", "/web/chat/assets"): ("/web/chat/assets/govuk-frontend.min.css", Ok.everyone(200)),
         ("POST", "/twilio/voice"): ("/twilio/voice", Ok.everyone(403)),
         # A referral call's keypress: Twilio's signature first, whatever else comes with it.
         ("POST", "/twilio/ack/{token}"): ("/twilio/ack/eyJyIjoiRU5GIn0.forged", Ok.everyone(403)),

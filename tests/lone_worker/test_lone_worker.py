@@ -12,58 +12,33 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import signal
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
-from harness.stack import free_port, running_staff_site
+from harness.mailbox import Mailbox
+from harness.outbox import CALLBACK_TOKEN, notify_fake, work_until
+from harness.stack import running_staff_site
 from harness.stack import stop_process as stop
 from ooh import lone_worker
 from ooh.jobs import Jobs
-from ooh.notifyfake import FAKE_TEMPLATE_ID, fake_api_key, serve
+from ooh.notifyfake import FAKE_TEMPLATE_ID, fake_api_key
 from ooh.referrals.notify_callbacks import received_text
 from ooh.runtime import Runtime, build_runtime
 from ooh.settings import Settings
-from tests.worker.test_escalation import work_until
-from tests.worker.test_worker import Mailbox, environment, start_worker, wait_until
+from tests.worker.test_worker import environment, start_worker, wait_until
 
 OFFICER = "housing_officer"  # Enfield: stage 1 of homeless_families, whose stage 2 is housing_manager
 OFFICER_MOBILE = "07700 900101"  # as the rota has it: +447700900101
 MANAGERS = ["housing.manager@enfield.example", "director@enfield.example"]
-CALLBACK_TOKEN = "callback-token-for-tests-0123456789"
 API_KEY = fake_api_key()
-
-
-@pytest.fixture
-def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield box, controller.port
-    controller.stop()
-
-
-@pytest.fixture
-def scripts(tmp_path: Path) -> Path:
-    """The organisations' data, with an escalation contact (a director) in Enfield's rota."""
-    root = tmp_path / "service_scripts"
-    shutil.copytree(Path(__file__).resolve().parents[2] / "service_scripts", root)
-    rota = root / "enfield" / "rota.yaml"
-    text = rota.read_text(encoding="utf-8").replace(
-        "contacts:\n", 'contacts:\n  director: {name: "Director on call", email: director@enfield.example}\n', 1
-    )
-    rota.write_text(text + "\nescalation: director\n", encoding="utf-8")
-    return root
 
 
 def site_env(tmp_path: Path, scripts: Path) -> dict[str, str]:
@@ -233,16 +208,7 @@ def test_texts_in_and_out_from_an_officers_mobile_are_answered_by_text(
     box, port = mailbox
     with running_staff_site(site_env(tmp_path, scripts), tmp_path) as site:
         base = site.url.replace("localhost", "127.0.0.1")
-        notify = serve(
-            "127.0.0.1",
-            free_port(),
-            api_key=API_KEY,
-            folder=tmp_path / "sms",
-            delivery_callback=f"{base}/notify/delivery-receipts",
-            inbound_callback=f"{base}/notify/received-text-messages",
-            callback_token=CALLBACK_TOKEN,
-            delivery_delay=0.1,
-        )
+        notify = notify_fake(tmp_path, API_KEY, base)
         try:
             runtime = runtime_for(
                 tmp_path,

@@ -16,18 +16,17 @@ from typing import Any
 import pytest
 
 from harness.mailbox import Mailbox
-from harness.stack import free_port, running_staff_site
-from ooh.notifyfake import FAKE_TEMPLATE_ID, FakeNotify, fake_api_key, serve
+from harness.outbox import CALLBACK_TOKEN, notify_fake, work_until
+from harness.stack import running_staff_site
+from ooh.notifyfake import FAKE_TEMPLATE_ID, FakeNotify, fake_api_key
 from ooh.records.store import RecordStore
 from ooh.referrals.acknowledge import acknowledged
 from ooh.referrals.sms import REFERRAL_SMS_LIMIT, referral_sms, uk_mobile
 from ooh.runtime import Runtime, build_runtime
 from ooh.settings import Settings
-from tests.worker.test_escalation import work_until
 from tests.worker.test_worker import waiting_referral
 
 API_KEY = fake_api_key()
-CALLBACK_TOKEN = "callback-token-for-tests-0123456789"
 SUPERVISOR_PHONE = "+447700900110"  # Enfield's repairs supervisor in the copied rota
 
 
@@ -57,20 +56,6 @@ def site_env(tmp_path: Path) -> dict[str, str]:
         "OOH_COOKIE_SECURE": "false",
         "PATH": "/usr/bin:/bin",
     }
-
-
-def fake_for(tmp_path: Path, site_url: str) -> FakeNotify:
-    base = site_url.replace("localhost", "127.0.0.1")
-    return serve(
-        "127.0.0.1",
-        free_port(),
-        api_key=API_KEY,
-        folder=tmp_path / "sms",
-        delivery_callback=f"{base}/notify/delivery-receipts",
-        inbound_callback=f"{base}/notify/received-text-messages",
-        callback_token=CALLBACK_TOKEN,
-        delivery_delay=0.1,
-    )
 
 
 def runtime_for(tmp_path: Path, scripts: Path, smtp_port: int, notify: FakeNotify, **extra: Any) -> Runtime:
@@ -130,7 +115,7 @@ def test_a_text_referral_delivered_then_acknowledged_by_reply_stops_the_escalati
     scripts = scripts_with(tmp_path, SUPERVISOR_PHONE)
     site_env["OOH_SERVICE_SCRIPTS_DIR"] = str(scripts)
     with running_staff_site(site_env, tmp_path) as site:
-        notify = fake_for(tmp_path, site.url)
+        notify = notify_fake(tmp_path, API_KEY, site.url)
         try:
             runtime = runtime_for(tmp_path, scripts, port, notify)
             reference = waiting_referral(runtime.store).reference
@@ -166,7 +151,7 @@ def test_an_undelivered_text_sends_the_referral_by_the_next_channel_at_once(
     scripts = scripts_with(tmp_path, "+447700900002")  # Notify's test number for a permanent failure
     site_env["OOH_SERVICE_SCRIPTS_DIR"] = str(scripts)
     with running_staff_site(site_env, tmp_path) as site:
-        notify = fake_for(tmp_path, site.url)
+        notify = notify_fake(tmp_path, API_KEY, site.url)
         try:
             runtime = runtime_for(tmp_path, scripts, port, notify, ack_minutes=10)
             reference = waiting_referral(runtime.store).reference
@@ -189,7 +174,7 @@ def test_notify_refuses_a_key_it_did_not_issue_and_the_email_goes_instead(
 ) -> None:
     box, port = mailbox
     scripts = scripts_with(tmp_path, SUPERVISOR_PHONE)
-    notify = fake_for(tmp_path, "http://127.0.0.1:1")
+    notify = notify_fake(tmp_path, API_KEY, None)
     try:
         forged = API_KEY[:-36] + "00000000-0000-4000-8000-000000000000"
         runtime = runtime_for(tmp_path, scripts, port, notify, notify_api_key=forged)
@@ -226,7 +211,7 @@ def test_the_resident_gets_a_confirmation_text_when_their_option_asks_and_only_t
     assert "housing_repairs: {script: housing_repairs, confirm_by_sms: true}" in (
         scripts / "enfield" / "options.yaml"
     ).read_text(encoding="utf-8")
-    notify = fake_for(tmp_path, "http://127.0.0.1:1")
+    notify = notify_fake(tmp_path, API_KEY, None)
     try:
         runtime = runtime_for(tmp_path, scripts, port, notify, ack_minutes=10)
         mobile = waiting_referral(runtime.store)

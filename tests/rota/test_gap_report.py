@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from harness.stack import free_port
+from harness.mailbox import Mailbox
+from harness.outbox import work_until
 from ooh.jobs import Jobs
 from ooh.orgs.gap_report import JOB_KIND, job_key, next_report_time, report_recipient
 from ooh.records.models import Job
@@ -21,19 +17,8 @@ from ooh.runtime import Runtime, build_runtime
 from ooh.settings import Settings
 from tests.rota.conftest import make_rota, shift
 from tests.rota.test_rota_site import without_star_shift
-from tests.worker.test_worker import Mailbox
-from worker import loop
 
 LONDON = ZoneInfo("Europe/London")
-
-
-@pytest.fixture
-def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield box, controller.port
-    controller.stop()
 
 
 def runtime_for(tmp_path: Path, scripts: Path, smtp_port: int) -> Runtime:
@@ -46,19 +31,6 @@ def runtime_for(tmp_path: Path, scripts: Path, smtp_port: int) -> Runtime:
         public_staff_url="https://staff.ooh.example",
     )
     return build_runtime(settings)
-
-
-def work_until(runtime: Runtime, done: Callable[[], bool], timeout: float) -> None:
-    async def run() -> None:
-        stop = asyncio.Event()
-        task = asyncio.create_task(loop.work(runtime, stop, owner="test-worker"))
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not done():
-            await asyncio.sleep(0.1)
-        stop.set()
-        await task
-
-    asyncio.run(run())
 
 
 def jobs_of(runtime: Runtime) -> dict[str, tuple[datetime, bool]]:

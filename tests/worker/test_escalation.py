@@ -7,26 +7,23 @@ escalation contact, each step on the request with its time; an acknowledgement b
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 import urllib.parse
 import urllib.request
 from datetime import datetime
 from email.message import Message
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from harness.mailbox import Mailbox
+from harness.outbox import work_until
 from harness.stack import running_staff_site
 from ooh.referrals.acknowledge import acknowledged
 from ooh.runtime import Runtime, build_runtime
 from ooh.settings import Settings
 from tests.worker.test_worker import waiting_referral
-from worker import loop
 
 SAT_NIGHT = datetime(2026, 11, 21, 23, 30, tzinfo=ZoneInfo("Europe/London"))
 
@@ -47,19 +44,6 @@ def runtime_for(tmp_path: Path, scripts: Path, smtp_port: int, staff_url: str = 
 
 def referral(runtime: Runtime) -> str:
     return waiting_referral(runtime.store).reference
-
-
-def work_until(runtime: Runtime, done: Any, timeout: float) -> None:
-    async def run() -> None:
-        stop = asyncio.Event()
-        task = asyncio.create_task(loop.work(runtime, stop, owner="test-worker"))
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not done():
-            await asyncio.sleep(0.1)
-        stop.set()
-        await task
-
-    asyncio.run(run())
 
 
 def recipients(box: Mailbox) -> list[str]:

@@ -10,9 +10,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from harness.mailbox import Mailbox
+from harness.outbox import work_until
 from ooh.accounts.service import Accounts, Membership, Role
 from ooh.orgs.live_rota import add_change
-from tests.worker.test_escalation import recipients, runtime_for, work_until
+from tests.worker.test_escalation import recipients, runtime_for
 from tests.worker.test_worker import SAT_NIGHT, waiting_referral
 
 
