@@ -50,10 +50,10 @@ NOW = "2026-11-21T23:30:00"
 """A Saturday night: every out-of-hours service is running."""
 
 FLOORS = {
-    "risk_recall": 0.85,
-    "hazard_recall": 0.75,
-    "false_alarm_max": 0.2,
-    "diagnosis_accuracy": 0.83,
+    "risk_recall": 0.90,
+    "hazard_recall": 0.85,
+    "false_alarm_max": 0.18,
+    "diagnosis_accuracy": 0.86,
     "below_baseline_max": 0.02,
 }
 """CI fails below these on the newest blind set. The targets (issue 10) are recall 1.0 for every

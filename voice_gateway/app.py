@@ -15,13 +15,14 @@ from pathlib import Path
 
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 
 from ooh.accounts.service import Permission
 from ooh.orgs.loader import load_registry
 from ooh.records.recordings import RecordingUnavailable, request_recording
 from ooh.records.store import RecordStore, ServiceRequestView
 from ooh.settings import Settings, get_settings
-from voice_gateway import audiosocket, twilio, web
+from voice_gateway import audiosocket, chat, twilio, web
 from voice_gateway.agent import AgentClient
 from voice_gateway.call import VoiceOptions, VoiceServices
 from voice_gateway.deps import Gateway, GatewayDep, StaffDep
@@ -92,11 +93,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             server.close()
             await server.wait_closed()
         await gateway.services.agent.close()
+        await chat.close_chat(gateway)
 
     app = FastAPI(title="Out-of-hours voice gateway", lifespan=lifespan)
     app.include_router(twilio.router)
     app.include_router(web.router)
     app.include_router(audiosocket.router)
+    app.include_router(chat.router)
+    # Web chat: the embed script and window's own files, and GOV.UK Frontend (tools/get_frontend.sh).
+    app.mount("/web/chat/static", StaticFiles(directory=chat.STATIC), name="chat-static")
+    app.mount("/web/chat/assets", StaticFiles(directory=chat.ASSETS, check_dir=False), name="chat-assets")
 
     @app.get("/health")
     async def health() -> dict[str, str]:

@@ -42,7 +42,9 @@ def jobs_of(runtime: Runtime) -> dict[str, tuple[datetime, bool]]:
 def test_an_organisation_with_gaps_is_emailed_the_list_once_a_day(tmp_path: Path, mailbox: tuple[Mailbox, int]) -> None:
     box, port = mailbox
     runtime = runtime_for(tmp_path, without_star_shift(tmp_path), port)
-    today = datetime.now(LONDON).date()
+    # The report day now under way: the day of the last 07:00 before now (before 07:00, yesterday), so
+    # its key never collides with the next report's, whatever the time of day the test runs.
+    today = (next_report_time(datetime.now(timezone.utc), "Europe/London") - timedelta(days=1)).date()
     jobs = Jobs(runtime.store)
     for po in ("enfield", "barnet"):  # today's reports, due now (the worker's clock is the real one)
         jobs.schedule(JOB_KIND, job_key(po, today), datetime.now(timezone.utc))
